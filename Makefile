@@ -1,0 +1,33 @@
+# yuqing: `make demo` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+# Reinstalled only when pyproject.toml changes, so a second `make` is fast.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/yuqing demo
+
+test: install
+	$(BIN)/yuqing --config settings.yaml rules check
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy yuqing crawler spiders rules alerts scheduler.py
+
+clean:
+	rm -rf $(VENV) var demo-out
