@@ -1,0 +1,32 @@
+"""Run every benchmark in turn: `python -m bench [NAME ...]`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+BENCHMARKS = ("extraction", "crawl", "rules", "rules_quality", "events", "soak")
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    failed = 0
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bench.{name}":
+                print(f"== {name}: not present, skipped")
+                continue
+            raise
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        code = module.main([]) if module.main.__code__.co_argcount else module.main()
+        print(f"== {name} done in {time.perf_counter() - started:.1f}s (exit {code or 0})\n", flush=True)
+        failed += bool(code)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
