@@ -21,6 +21,16 @@ from ruamel.yaml.error import MarkedYAMLError
 from .errors import Problem
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# `password: ${SMTP_PASSWORD}` inside a flow mapping (`smtp: {..., password: ${X}}`) is not valid
+# YAML: `{` and `}` end a plain scalar there. Operators write it anyway, so before parsing each
+# reference's braces become look-alike characters of the same length (columns stay right), and
+# expansion looks for those.
+_OPEN, _CLOSE = "\u2983", "\u2984"
+_MASKED_REF = re.compile("\\$" + _OPEN + r"([A-Za-z_][A-Za-z0-9_]*)(?::-([^" + _CLOSE + "]*))?" + _CLOSE)
+
+
+def _mask_env_refs(text: str) -> str:
+    return _ENV_REF.sub(lambda m: "$" + _OPEN + m.group(0)[2:-1] + _CLOSE, text)
 
 
 class YamlDocument:
@@ -67,6 +77,7 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[YamlDocument |
             return None, [Problem(path, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
         except OSError as exc:
             return None, [Problem(path, None, None, f"cannot read: {exc.strerror}")]
+    text = _mask_env_refs(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -100,7 +111,7 @@ def expand_env(doc: YamlDocument, environ: dict[str, str] | None = None) -> list
             problems.append(doc.problem(loc, f"environment variable {name} is not set"))
             return ""
 
-        return _ENV_REF.sub(repl, value)
+        return _MASKED_REF.sub(repl, value)
 
     def walk(node: Any, loc: list[str | int]) -> None:
         if isinstance(node, dict):

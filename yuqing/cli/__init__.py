@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ..config import Settings, load_settings, settings_path
-from ..errors import YuqingError
+from ..errors import ProblemsError, YuqingError
 from ..storage import Database, open_database
 
 # name of the module in this package -> what its commands are for (order = order in --help)
@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = func(app, args)
     except YuqingError as exc:
-        print(f"yuqing: {exc.show()}" if "\n" not in exc.show() else exc.show(), file=sys.stderr)
+        # Located problems already start with file:line; anything else gets the program's name.
+        print(exc.show() if isinstance(exc, ProblemsError) else f"yuqing: {exc.show()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("yuqing: interrupted", file=sys.stderr)
