@@ -210,6 +210,73 @@ class DaemonSettings(Model):
     jitter: Duration = timedelta(seconds=5)
     misfire_grace: Duration = timedelta(minutes=5)
     stop_timeout: Duration = timedelta(seconds=30)
+    daily: str = "30 6 * * *"  # cron, in the configured timezone: source health, overdue cases, retention
+    run_dir: str | None = None  # lock, pid and state files; default: beside a SQLite database, else ./var
+
+    @field_validator("daily")
+    @classmethod
+    def _daily(cls, v: str) -> str:
+        from scheduler import cron_problem  # the one module that knows APScheduler's cron syntax
+
+        problem = cron_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'{v}' is not a host:port such as 127.0.0.1:9308")
+        return v
+
+
+class LimitSettings(Model):
+    """Case time limits for one severity, in Chinese working days."""
+
+    response_days: int = Field(ge=0)  # first response (核实/初步回应)
+    resolve_days: int = Field(ge=1)  # resolution (办结)
+
+
+class LimitsSettings(Model):
+    """Default case time limits per severity (a section may name only the severities it changes)."""
+
+    high: LimitSettings = LimitSettings(response_days=1, resolve_days=5)
+    medium: LimitSettings = LimitSettings(response_days=2, resolve_days=10)
+    low: LimitSettings = LimitSettings(response_days=3, resolve_days=15)
+
+
+class LedgerSettings(Model):
+    """Events and the case ledger (动态台账)."""
+
+    similarity: float = Field(0.5, gt=0, le=1)  # shingle containment at which two posts are one story
+    shingle: int = Field(3, ge=2, le=8)  # characters per shingle
+    event_window: Duration = timedelta(days=30)  # how far back a new post looks for its story
+    limits: LimitsSettings = LimitsSettings()
+    escalate_after_days: int = Field(1, ge=0)  # working days overdue before the leader hears of it
+    follow_up_every: Duration = timedelta(days=1)  # re-check a replied case's posts this often
+    follow_up_for: Duration = timedelta(days=14)  # ... for this long after the reply
+    min_units_per_source: int = Field(1, ge=0)  # `yuqing coverage` flags sources watched by fewer
+    report_weekly: bool = True  # daily_check sends last week's report to leaders on Mondays
+    report_monthly: bool = True  # ... and last month's on the 1st
+
+
+class TrendsSettings(Model):
+    """Heat, trend labels and early warning (spikes)."""
+
+    recent: Duration = timedelta(days=1)  # the window a trend label judges
+    baseline: Duration = timedelta(days=7)  # the window before it, as the yardstick
+    heating_ratio: float = Field(1.5, gt=1)  # recent rate >= ratio x baseline rate: heating
+    cooling_ratio: float = Field(0.67, gt=0, lt=1)  # recent rate <= ratio x baseline rate: cooling
+    spike_p: float = Field(0.001, gt=0, lt=0.5)  # Poisson tail probability below which a count is a spike
+    spike_min_count: int = Field(5, ge=1)  # never a spike below this many posts in the recent window
+    weights: dict[Literal["spread", "velocity", "replies", "negativity"], float] = {
+        "spread": 3.0,
+        "velocity": 2.0,
+        "replies": 0.5,
+        "negativity": 10.0,
+    }
 
 
 class Settings(Model):
@@ -225,8 +292,8 @@ class Settings(Model):
     rules: RulesSettings = RulesSettings()
     alerts: AlertsSettings = AlertsSettings()
     daemon: DaemonSettings = DaemonSettings()
-    ledger: dict[str, Any] = {}
-    trends: dict[str, Any] = {}
+    ledger: LedgerSettings = LedgerSettings()
+    trends: TrendsSettings = TrendsSettings()
     # Where the file lives: relative paths in it are read from there. Not a key of the file.
     base_dir: str = Field(".", exclude=True)
     path: str = Field("settings.yaml", exclude=True)

@@ -23,4 +23,6 @@ def run() -> None:
             context.run_migrations()
 
 
+import yuqing.ledger_models  # noqa: E402,F401
+
 run()

@@ -1,0 +1,272 @@
+"""Heat, trend labels and early warning, for events and for unit x topic volumes.
+
+Sits beside the ledger: `yuqing.events` asks it for each event's heat and trend when the event's
+figures are refreshed; the daily check (`yuqing.ledger.daily_check`) and the crawl job ask
+`check_spikes` for early warnings; reports show the labels with their numbers.
+
+- Trend: the rate (posts per day) in the `recent` window against the rate in the `baseline` window
+  before it. `heating` when recent >= heating_ratio x baseline, `cooling` when recent <=
+  cooling_ratio x baseline, else `stable`; the numbers travel with the label (`Trend.explain`).
+- Heat: a weighted sum of spread (distinct sites), velocity (recent posts per day), forum replies and
+  the negative share, weights in `trends.weights`.
+- Early warning (spike): a count in the recent window is a spike when, under a Poisson model whose
+  mean is the baseline rate scaled to the recent window, the chance of seeing at least that many is
+  below `trends.spike_p`, and the count is at least `trends.spike_min_count`. The baseline count gets
+  half a post of smoothing so that a quiet baseline does not make every post a spike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from scipy.stats import poisson
+from sqlalchemy import select
+
+from .config import Settings, TrendsSettings
+from .ledger_models import EventRow, SpikeRow
+from .storage import Database, MatchRow, PostRow
+
+log = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A trend label and the numbers it was judged from."""
+
+    label: str  # heating | stable | cooling
+    recent: int  # posts in the recent window
+    baseline: int  # posts in the baseline window
+    recent_rate: float  # per day
+    baseline_rate: float  # per day
+    ratio: float | None  # recent_rate / baseline_rate (None when the baseline is empty)
+
+    def explain(self) -> str:
+        ratio = "new" if self.ratio is None else f"x{self.ratio:.1f}"
+        return f"{self.label} ({self.recent_rate:.1f}/day vs {self.baseline_rate:.1f}/day, {ratio})"
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if k != "label" and v is not None}
+
+
+def judge(recent: int, baseline: int, cfg: TrendsSettings) -> Trend:
+    """The trend label for `recent` posts in the recent window after `baseline` in the baseline window."""
+    recent_rate = recent / (cfg.recent / DAY)
+    baseline_rate = baseline / (cfg.baseline / DAY)
+    if baseline_rate == 0:
+        label = "heating" if recent > 0 else "stable"
+        ratio = None
+    else:
+        ratio = recent_rate / baseline_rate
+        label = "heating" if ratio >= cfg.heating_ratio else "cooling" if ratio <= cfg.cooling_ratio else "stable"
+    return Trend(label, recent, baseline, round(recent_rate, 2), round(baseline_rate, 2), None if ratio is None else round(ratio, 2))
+
+
+def windows(cfg: TrendsSettings, now: datetime) -> tuple[datetime, datetime]:
+    """(start of baseline, start of recent): baseline = [b, r), recent = [r, now]."""
+    recent_start = now - cfg.recent
+    return recent_start - cfg.baseline, recent_start
+
+
+def count_in(times: Iterable[datetime], cfg: TrendsSettings, now: datetime) -> tuple[int, int]:
+    """(recent, baseline) counts of the times."""
+    base_start, recent_start = windows(cfg, now)
+    recent = baseline = 0
+    for t in times:
+        if recent_start <= t <= now:
+            recent += 1
+        elif base_start <= t < recent_start:
+            baseline += 1
+    return recent, baseline
+
+
+def event_trend(posts: Iterable[tuple[datetime, str]], cfg: TrendsSettings, now: datetime) -> Trend:
+    """An event's trend from its posts' (time, source) pairs."""
+    recent, baseline = count_in((t for t, _ in posts), cfg, now)
+    return judge(recent, baseline, cfg)
+
+
+def heat(sites: int, velocity: float, replies: int, negative_share: float, cfg: TrendsSettings) -> float:
+    """How much attention a story draws now: weighted spread, velocity, replies and negativity."""
+    w = cfg.weights
+    score = (
+        w.get("spread", 0.0) * sites
+        + w.get("velocity", 0.0) * velocity
+        + w.get("replies", 0.0) * replies
+        + w.get("negativity", 0.0) * negative_share
+    )
+    return round(score, 2)
+
+
+@dataclass(frozen=True)
+class SpikeTest:
+    """The outcome of the Poisson test on one count."""
+
+    observed: int
+    expected: float
+    p_value: float
+    spike: bool
+
+
+def spike_test(recent: int, baseline: int, cfg: TrendsSettings) -> SpikeTest:
+    """Is `recent` far above what the baseline predicts for the recent window?"""
+    expected = (baseline + 0.5) * (cfg.recent / cfg.baseline)
+    p = float(poisson.sf(recent - 1, expected)) if recent > 0 else 1.0
+    return SpikeTest(recent, round(expected, 3), p, recent >= cfg.spike_min_count and p < cfg.spike_p)
+
+
+# --------------------------------------------------------------------------------------------
+# Series from the database
+
+
+def _post_time(p: PostRow) -> datetime:
+    return p.published_at if p.published_at is not None and p.published_at <= p.fetched_at else p.fetched_at
+
+
+def unit_topic_times(db: Database, since: datetime, unit_id: str | None = None) -> dict[tuple[str, str], list[datetime]]:
+    """For each (unit, topic), the times of its matched posts since `since` (each post once)."""
+    out: dict[tuple[str, str], dict[int, datetime]] = {}
+    with db.session() as s:
+        q = select(MatchRow.unit_id, MatchRow.topic, PostRow).join(PostRow, PostRow.id == MatchRow.post_id)
+        q = q.where((PostRow.fetched_at >= since) | (PostRow.published_at >= since))
+        if unit_id is not None:
+            q = q.where(MatchRow.unit_id == unit_id)
+        for unit, topic, post in s.execute(q):
+            t = _post_time(post)
+            if t >= since:
+                out.setdefault((unit, topic), {})[post.id] = t
+    return {k: sorted(v.values()) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class UnitTopicTrend:
+    unit_id: str
+    topic: str
+    trend: Trend
+    spike: SpikeTest
+
+
+def unit_topic_trends(db: Database, settings: Settings, now: datetime, unit_id: str | None = None) -> list[UnitTopicTrend]:
+    cfg = settings.trends
+    base_start, _ = windows(cfg, now)
+    out = []
+    for (unit, topic), times in sorted(unit_topic_times(db, base_start, unit_id).items()):
+        recent, baseline = count_in(times, cfg, now)
+        out.append(UnitTopicTrend(unit, topic, judge(recent, baseline, cfg), spike_test(recent, baseline, cfg)))
+    return out
+
+
+def event_spread_spikes(db: Database, settings: Settings, now: datetime) -> list[tuple[int, str, SpikeTest, list[str]]]:
+    """Events whose number of new sites in the recent window is a spike: (event id, title, test, units)."""
+    cfg = settings.trends
+    base_start, recent_start = windows(cfg, now)
+    out = []
+    with db.session() as s:
+        events = list(s.scalars(select(EventRow).where(EventRow.last_seen >= recent_start)))
+        for ev in events:
+            first_by_site: dict[str, datetime] = {}
+            for p in s.scalars(select(PostRow).where(PostRow.event_id == ev.id)):
+                t = _post_time(p)
+                if p.source_id not in first_by_site or t < first_by_site[p.source_id]:
+                    first_by_site[p.source_id] = t
+            recent, baseline = count_in(first_by_site.values(), cfg, now)
+            test = spike_test(recent, baseline, cfg)
+            if test.spike:
+                out.append((ev.id, ev.title, test, list(ev.units or [])))
+    return out
+
+
+def check_spikes(db: Database, settings: Settings, now: datetime) -> list[int]:
+    """Record new early warnings and enqueue each once; returns the new spike ids.
+
+    A subject (a unit x topic, or an event) warns at most once per recent window: while a spike
+    lasts it is not repeated, and the outbox dedupe key makes a rerun of the same check send nothing.
+    """
+    cfg = settings.trends
+    new_ids: list[int] = []
+    found: list[tuple[str, str, str | None, str | None, int | None, SpikeTest, list[str], str]] = []
+    for t in unit_topic_trends(db, settings, now):
+        if t.spike.spike:
+            found.append((f"volume:{t.unit_id}:{t.topic}", "volume", t.unit_id, t.topic, None, t.spike, [t.unit_id],
+                          f"{t.topic}: {t.spike.observed} posts in {_span(cfg.recent)}, {t.spike.expected:.1f} expected"))
+    for eid, title, test, units in event_spread_spikes(db, settings, now):
+        found.append((f"spread:{eid}", "spread", None, None, eid, test, units,
+                      f"「{title}」 reached {test.observed} new sites in {_span(cfg.recent)}, {test.expected:.1f} expected"))
+    with db.session() as s:
+        for subject, kind, unit_id, topic, event_id, test, _units, _text in found:
+            recent = s.scalars(
+                select(SpikeRow).where(SpikeRow.key.like(subject + "@%"), SpikeRow.created_at > now - cfg.recent)
+            ).first()
+            if recent is not None:
+                continue
+            row = SpikeRow(
+                key=f"{subject}@{now.strftime('%Y%m%dT%H')}",
+                kind=kind,
+                unit_id=unit_id,
+                topic=topic,
+                event_id=event_id,
+                observed=test.observed,
+                expected=test.expected,
+                p_value=test.p_value,
+                window_end=now,
+                created_at=now,
+            )
+            s.add(row)
+            s.flush()
+            new_ids.append(row.id)
+    notify_spikes(db, settings, now, {f[0]: (f[6], f[7]) for f in found})
+    return new_ids
+
+
+def _span(d: timedelta) -> str:
+    hours = d / timedelta(hours=1)
+    return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} h"
+
+
+def notify_spikes(db: Database, settings: Settings, now: datetime, texts: dict[str, tuple[list[str], str]]) -> int:
+    """Enqueue an e-mail for each recorded spike not yet enqueued (to the units' officers)."""
+    try:
+        from alerts.outbox import enqueue_message
+    except ImportError:
+        log.warning("alerts.outbox.enqueue_message is not available: early warnings are recorded, not sent yet")
+        return 0
+    with db.session() as s:
+        pending = [(r.id, r.key, r.unit_id, r.observed, r.expected, r.p_value)
+                   for r in s.scalars(select(SpikeRow).where(SpikeRow.notified_at.is_(None)))]
+    enqueued = 0
+    for spike_id, key, unit_id, observed, expected, p_value in pending:
+        subject_key = key.split("@", 1)[0]
+        units, text = texts.get(subject_key, ([unit_id] if unit_id else [], f"{subject_key}: {observed} observed"))
+        test = f"Poisson P(X >= {observed} | mean {expected:.2f}) = {p_value:.2g} < {settings.trends.spike_p}"
+        for uid in units:
+            try:
+                unit = settings.unit(uid)
+            except KeyError:
+                continue
+            if not unit.emails:
+                continue
+            # The outbox's dedupe key makes this once per spike and unit, even if we crash before
+            # marking the spike notified below.
+            enqueue_message(
+                db,
+                settings,
+                kind="alert",
+                unit_id=uid,
+                channel="email",
+                recipients=list(unit.emails),
+                subject=f"[舆情预警] {unit.name}: {text[:80]}",
+                text=f"早期预警 (early warning)\n\n{text}\n{test}\n",
+                html=None,
+                dedupe_key=f"spike:{key}:{uid}",
+                now=now,
+            )
+            enqueued += 1
+        with db.session() as s:
+            row = s.get(SpikeRow, spike_id)
+            if row is not None:
+                row.notified_at = now
+    return enqueued
