@@ -1,0 +1,150 @@
+"""What every source kind shares: the job context, conditional list requests, link finding, and
+turning a response into text through `crawler.pages`.
+
+A spider never decides politeness (middlewares do) nor storage (pipelines do); it only reads pages
+and yields `Post`s and requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+
+from crawler.context import JobContext
+from crawler.normalise import canonical_url
+from crawler.pages import decode_html
+
+# Link texts that mean "the next page of this list / thread" on Chinese and English sites.
+NEXT_TEXTS = {"下一页", "下页", "下一頁", "下頁", "后页", "next", "next page", "next »", "›", "»", ">", "下一页>", "下一页 >"}
+
+
+class YuqingSpider(scrapy.Spider):
+    """Base class: configured by one `SourceSettings`, never by per-site code."""
+
+    kind = ""
+    # statuses the spider itself looks at, rather than Scrapy's HttpError dropping them
+    handle_statuses = [304]
+
+    def __init__(self, job: JobContext, **kwargs: Any):
+        super().__init__(name=f"{self.kind}:{job.source.id}", **kwargs)
+        self.job = job
+        self.source = job.source
+        self.allowed_domains = sorted({urlsplit(u).hostname or "" for u in job.source.start_urls})
+        self.follow = re.compile(job.source.follow) if job.source.follow else None
+        self.budget = job.source.max_pages  # pages this crawl may still request
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def take(self) -> bool:
+        """Spend one page of the source's max_pages budget; False once spent."""
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        return True
+
+    def list_request(self, url: str, callback: Any, *, conditional: bool = True, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.failed,
+            meta={"conditional": conditional, "handle_httpstatus_list": self.handle_statuses, **meta},
+            dont_filter=False,
+        )
+
+    def page_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta)
+
+    def failed(self, failure: Any) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        value = failure.value
+        from scrapy.exceptions import IgnoreRequest
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        if isinstance(value, IgnoreRequest) and not isinstance(value, HttpError):
+            return  # refused, forbidden by robots.txt: counted where it was decided
+        if isinstance(value, HttpError):
+            message = f"{url}: HTTP {value.response.status}"
+        else:
+            message = f"{url}: {type(value).__name__}: {value}"
+        self.job.note_error(message)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("yuqing/errors")
+
+    # -- reading pages -------------------------------------------------------------------------
+
+    def text_of(self, response: Response) -> str:
+        ctype = response.headers.get(b"Content-Type")
+        text, _encoding = decode_html(
+            response.body, ctype.decode("latin-1") if ctype else None, forced=self.source.encoding
+        )
+        return text
+
+    def selector(self, response: Response) -> Selector:
+        return Selector(text=self.text_of(response), base_url=response.url)
+
+    def known(self, url: str) -> bool:
+        return url in self.job.known_urls
+
+    @staticmethod
+    def unchanged(response: Response) -> bool:
+        return response.status == 304 or bool(response.meta.get("unchanged"))
+
+    def links(self, sel: Selector, base: str, area: str | None = None) -> Iterable[tuple[str, str]]:
+        """(absolute canonical URL, link text) of every http(s) link, in page order, once each."""
+        scope = sel.css(area) if area else [sel]
+        seen: set[str] = set()
+        for node in scope:
+            for a in node.css("a[href]"):
+                href = (a.attrib.get("href") or "").strip()
+                if not href or href.startswith(("javascript:", "mailto:", "#")):
+                    continue
+                url = canonical_url(_urljoin(base, href))
+                if not url.startswith(("http://", "https://")) or url in seen:
+                    continue
+                seen.add(url)
+                yield url, " ".join(a.css("::text").getall()).strip()
+
+    def next_page(self, sel: Selector, base: str) -> str | None:
+        """The list's or thread's next page: a configured selector, rel=next, or a 下一页 link."""
+        configured = self.source.selectors.get("next")
+        if configured:
+            href = _first(sel, configured)
+            return canonical_url(_urljoin(base, href)) if href else None
+        for a in sel.css("a[rel~=next][href], link[rel~=next][href]"):
+            return canonical_url(_urljoin(base, a.attrib["href"]))
+        for a in sel.css("a[href]"):
+            label = " ".join(a.css("::text").getall()).strip().lower()
+            if label in NEXT_TEXTS or a.attrib.get("class", "") in ("nxt", "next", "pn-next"):
+                href = a.attrib["href"].strip()
+                if href and not href.startswith(("javascript:", "#")):
+                    return canonical_url(_urljoin(base, href))
+        return None
+
+    def fetch_time(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _urljoin(base: str, href: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, href)
+
+
+def _first(sel: Selector, query: str) -> str | None:
+    """The first value of a CSS (or, when it starts with / or (, XPath) selector."""
+    nodes = sel.xpath(query) if query.startswith(("/", "(", "./")) else sel.css(query)
+    if not nodes:
+        return None
+    node = nodes[0]
+    if isinstance(node.root, str):
+        return node.root.strip()
+    href = node.attrib.get("href")
+    return href.strip() if href else " ".join(node.css("::text").getall()).strip()
