@@ -1,0 +1,167 @@
+"""A news page's title, body text, publish time and author: the generic extractor.
+
+The news and forum spiders call `extract_article` on every article page after `decode_html`; the
+result becomes a `yuqing.records.Post`. Each field is taken from the most trustworthy source that
+has it:
+
+- per-site `selectors` from settings.yaml (title, body, time, author), when configured and matching;
+- `<meta>` / JSON-LD publication tags (`crawler.extract_meta`);
+- the headline and the byline around it (`crawler.extract_byline`);
+- the body from our block-density scorer or trafilatura, whichever covers the story better
+  (`crawler.extract_body`), cleaned of bylines, share bars and copyright lines;
+- a date in the URL (/2024-05/01/, /20240501/) as the last resort for the publish time.
+
+`published_at` is None when no date is found: nothing is invented (the crawler orders such posts by
+fetch time).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+
+from crawler.dates import parse_date
+from crawler.extract_blocks import blocks, prune
+from crawler.extract_body import choose_body, clean_lines, density_blocks
+from crawler.extract_byline import author_in, byline_window, date_near_title, find_title, title_from_page
+from crawler.extract_meta import read_meta
+from crawler.extract_select import select, select_text
+
+_URL_DATE = re.compile(
+    r"(?<!\d)(?P<y>(?:19|20)\d{2})(?:[-/_]?)(?P<m>0[1-9]|1[0-2])(?:[-/_]?)(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
+)
+
+
+@dataclass(frozen=True)
+class Article:
+    """What a page says: its headline, its story as lines of text, when and by whom."""
+
+    title: str
+    text: str
+    published_at: datetime | None
+    author: str | None
+
+
+def extract_article(
+    html: str,
+    url: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    selectors: Mapping[str, str] | None = None,
+) -> Article:
+    root = _parse(html)
+    if root is None:
+        return Article("", "", None, None)
+    selectors = selectors or {}
+    meta = read_meta(root)
+    page_title = title_from_page(root)
+
+    # Bylines are read from the page with only scripts and styles removed: share bars and
+    # "info" boxes that furniture pruning drops often hold the date and the author.
+    light = copy.deepcopy(root)
+    prune(light, furniture=False)
+    page_blocks = blocks(light)
+    title, title_index = find_title(page_blocks, page_title, meta.titles)
+    window = byline_window(page_blocks, title_index)
+    window_title_at = min(title_index or 0, 3)
+    window_lines = [b.text for b in window]
+
+    text_lines = _body_lines(root, html, url, title, selectors)
+
+    if selectors.get("title"):
+        title = select_text(root, selectors["title"]) or title
+
+    published_at = _published_at(root, meta.dates, window, window_title_at, url, now, tz, selectors)
+
+    author = select_text(root, selectors["author"]) if selectors.get("author") else None
+    tail = text_lines[-3:] if text_lines else []
+    author = author or author_in(window_lines) or _meta_author(meta.authors) or author_in(
+        _raw_tail(page_blocks, text_lines))
+    del tail
+    return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
+
+
+def _parse(html: str) -> HtmlElement | None:
+    if not html.strip():
+        return None
+    try:
+        # An XML declaration with an encoding makes lxml refuse a str; it is irrelevant after decoding.
+        return lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", html))
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _body_lines(root: HtmlElement, html: str, url: str, title: str, selectors: Mapping[str, str]) -> list[str]:
+    if selectors.get("body"):
+        chosen = [hit for hit in select(root, selectors["body"]) if isinstance(hit, HtmlElement)]
+        lines = [b.text for el in chosen for b in _pruned_blocks(el)]
+        cleaned = clean_lines(lines, title=title)
+        if cleaned:
+            return cleaned
+    pruned = copy.deepcopy(root)
+    prune(pruned, furniture=True)
+    density = clean_lines((b.text for b in density_blocks(pruned)), title=title)
+    extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True,
+                                    output_format="txt", deduplicate=False)
+    theirs = clean_lines((extracted or "").splitlines(), title=title)
+    return choose_body({"density": density, "trafilatura": theirs})
+
+
+def _pruned_blocks(el: HtmlElement) -> list:
+    el = copy.deepcopy(el)
+    prune(el, furniture=False)
+    return blocks(el)
+
+
+def _published_at(root, meta_dates, window, window_title_at, url, now, tz, selectors) -> datetime | None:
+    if selectors.get("time"):
+        raw = select_text(root, selectors["time"])
+        when = parse_date(raw, now=now, tz=tz) if raw else None
+        if when is not None:
+            return when
+    for raw in meta_dates:
+        when = parse_date(raw, now=now, tz=tz)
+        if when is not None:
+            return when
+    when = date_near_title(window, window_title_at, now=now, tz=tz)
+    if when is not None:
+        return when
+    return _url_date(url, now, tz)
+
+
+def _url_date(url: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+    m = _URL_DATE.search(url or "")
+    if not m:
+        return None
+    return parse_date(f"{m['y']}-{m['m']}-{m['d']}", now=now, tz=tz)
+
+
+def _meta_author(authors: tuple[str, ...]) -> str | None:
+    from crawler.extract_byline import _clean_name
+
+    for raw in authors:
+        name = _clean_name(raw)
+        if name:
+            return name
+    return None
+
+
+def _raw_tail(page_blocks: list, text_lines: list[str]) -> list[str]:
+    """The last lines of the story plus the credit lines right after it (stripped from the body)."""
+    if not text_lines:
+        return []
+    last = text_lines[-1]
+    for i, block in enumerate(page_blocks):
+        if last[:20] and last[:20] in block.text:
+            return [b.text for b in page_blocks[max(0, i - 1) : i + 4]]
+    return text_lines[-2:]

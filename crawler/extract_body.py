@@ -1,0 +1,156 @@
+"""The article body of a page: which blocks of text are the story, as lines.
+
+Used by `crawler.extract.extract_article`. Two views of the same page are combined:
+
+- our density scorer: every text block scores its non-link characters when it reads like prose
+  (it has sentence punctuation and few links) and loses its characters when it is mostly links;
+  the element whose blocks add up to the highest score is the article container. This is the
+  "maximum-scoring subtree" form of the text-density idea behind GNE and readability, and it
+  keeps short paragraphs and sub-headings that sit between prose paragraphs;
+- trafilatura's main-text extraction, which is strong on modern templated pages.
+
+`choose_body` keeps the one that agrees best with the other (see there). Both pass through
+`clean_lines`, which removes bylines, editor and source lines, share bars and copyright lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from lxml.html import HtmlElement
+
+from crawler.extract_blocks import Block, blocks
+
+# A block is prose when it has sentence punctuation and at most this share of link text.
+_PROSE_MAX_LINK_DENSITY = 0.3
+# A block is navigation when at least this share of it is link text.
+_NAV_MIN_LINK_DENSITY = 0.5
+
+# Lines that are furniture, not story: bylines, editors, sources, share bars, print/close buttons.
+_FURNITURE_LINE = re.compile(
+    r"^[\s【\[（(<《]*(?:责任编辑|责编|编辑|主编|审核|校对|值班编辑|来源|稿源|文章来源|本文来源|信息来源|"
+    r"出处|作者|文/|记者|通讯员|摄影|图片来源|供图|关键词|关键字|标签|tags?|分享到|分享至|分享|"
+    r"打印|关闭|字号|字体|返回|上一篇|下一篇|上一页|下一页|相关新闻|相关阅读|相关链接|相关文章|延伸阅读|"
+    r"推荐阅读|热点推荐|热门推荐|更多|点击|扫一扫|扫描二维码|微信扫|发布时间|发布日期|发表时间|"
+    r"时间|日期|阅读|浏览|点击数|评论|我来说两句|网友评论|声明|免责声明|版权声明|当前位置|您的位置|"
+    r"位置)"
+    r"\s*[:：】\]）)>]?",
+    re.IGNORECASE,
+)
+_FURNITURE_MAX_CHARS = 60
+_COPYRIGHT = re.compile(
+    r"版权所有|copyright|©|\(c\)\s*\d{4}|ICP备|ICP证|公网安备|违法和不良信息|all rights reserved|"
+    r"未经授权|不得转载|禁止转载|转载请注明",
+    re.IGNORECASE,
+)
+_COPYRIGHT_MAX_CHARS = 160
+# An editor credit glued to the end of the last paragraph: "……。（责任编辑：王五）".
+_EDITOR_TAIL = re.compile(
+    r"[（(【\[]\s*(?:责任编辑|责编|编辑|来源|作者)\s*[:：][^）)】\]]{0,30}[）)】\]]\s*$"
+)
+_SHARE_BAR = re.compile(r"^(?:[\s|/·•]*(?:微信|微博|QQ|空间|人人|豆瓣|朋友圈|qq空间|新浪微博|腾讯微博)){2,}[\s|/·•]*$",
+                        re.IGNORECASE)
+
+
+def density_blocks(root: HtmlElement) -> list[Block]:
+    """The blocks of the best-scoring container, link-heavy ones left out."""
+    page = blocks(root)
+    if not page:
+        return []
+    scores: Counter[int] = Counter()
+    elements: dict[int, HtmlElement] = {}
+    for block in page:
+        weight = _weight(block)
+        el: HtmlElement | None = block.owner
+        while el is not None:
+            scores[id(el)] += weight
+            elements[id(el)] = el
+            el = el.getparent()
+    best_id, best_score = max(scores.items(), key=lambda kv: kv[1])
+    if best_score <= 0:
+        return []
+    best = elements[best_id]
+    inside = {id(el) for el in best.iter()}
+    return [b for b in page if id(b.owner) in inside and b.link_density < _NAV_MIN_LINK_DENSITY]
+
+
+def _weight(block: Block) -> float:
+    if block.link_density >= _NAV_MIN_LINK_DENSITY:
+        return -block.chars
+    if block.punctuation and block.link_density <= _PROSE_MAX_LINK_DENSITY:
+        return block.chars - block.link_chars
+    # Short unpunctuated lines (sub-headings, captions, bylines) neither attract nor repel.
+    return -1.0
+
+
+def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
+    """Story lines only: furniture, copyright and a repeated title removed, paragraphs kept."""
+    out: list[str] = []
+    norm_title = _squash(title)
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        line = _EDITOR_TAIL.sub("", line).strip()
+        if not line or _is_furniture(line):
+            continue
+        if norm_title and _squash(line) == norm_title and not out:
+            continue
+        out.append(line)
+    return out
+
+
+def _is_furniture(line: str) -> bool:
+    if len(line) <= _FURNITURE_MAX_CHARS and _FURNITURE_LINE.match(line):
+        return True
+    if len(line) <= _COPYRIGHT_MAX_CHARS and _COPYRIGHT.search(line):
+        return True
+    return bool(_SHARE_BAR.match(line))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def bigram_overlap(a: str, b: str) -> float:
+    """Share of `a`'s character bigrams that also occur in `b` (0 when `a` is empty)."""
+    ca, cb = _bigrams(a), _bigrams(b)
+    total = sum(ca.values())
+    return sum((ca & cb).values()) / total if total else 0.0
+
+
+def _bigrams(text: str) -> Counter[str]:
+    s = _squash(text)
+    return Counter(s[i : i + 2] for i in range(len(s) - 1))
+
+
+def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
+    """Pick between the density lines and trafilatura's lines.
+
+    When one candidate contains nearly all of the other and adds prose, it found the same story
+    and more of it (trafilatura drops short paragraphs; density can swallow a comment list), so
+    the choice is made on how much each covers of the other.
+    """
+    ours = candidates.get("density") or []
+    theirs = candidates.get("trafilatura") or []
+    if not theirs:
+        return ours
+    if not ours:
+        return theirs
+    a, b = "\n".join(ours), "\n".join(theirs)
+    ours_in_theirs = bigram_overlap(a, b)
+    theirs_in_ours = bigram_overlap(b, a)
+    if theirs_in_ours >= 0.9 and ours_in_theirs < 0.9:
+        # Density found trafilatura's text plus more: keep ours unless "more" is mostly noise,
+        # i.e. more than doubles it.
+        return ours if len(a) <= 2.0 * len(b) else theirs
+    if ours_in_theirs >= 0.9:
+        return theirs if len(b) <= 2.0 * len(a) else ours
+    # They disagree on what the story is: prefer the one with more prose.
+    return ours if _prose_chars(ours) >= _prose_chars(theirs) else theirs
+
+
+def _prose_chars(lines: list[str]) -> int:
+    return sum(len(line) for line in lines if re.search(r"[，。！？；]", line))
