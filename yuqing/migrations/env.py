@@ -24,5 +24,6 @@ def run() -> None:
 
 
 import yuqing.ledger_models  # noqa: E402,F401
+import yuqing.marks  # noqa: E402,F401
 
 run()

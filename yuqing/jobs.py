@@ -1,0 +1,394 @@
+"""The units of scheduled work: a crawl job, the due work of one cron run, the daily checks.
+
+`yuqing crawl`, `yuqing run-once` and the daemon (`scheduler.py`) all call these, so a crawl from
+cron and a crawl from the daemon do exactly the same thing:
+
+    crawl_job:   crawler.run.crawl -> yuqing.events.cluster_posts -> alerts.outbox.plan_urgent -> send_pending
+    run_once:    due crawls -> due digests (plan_digests) -> send_pending -> daily checks when due
+    daily_check: source problems told to the operator once, ledger overdue work, retention pruning
+
+Each other area is imported lazily: while a part has not landed (or is broken) the job logs one
+clear message and carries on with the rest, instead of failing the whole run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from .config import Settings
+from .marks import get_mark, set_mark
+from .records import CrawlSummary
+from .storage import Base, CrawlRun, Database, DeliveryRow, MatchRow, PostRow, SourceState, utcnow
+
+log = logging.getLogger("yuqing.jobs")
+
+DAILY_MARK = "daily"
+_PRUNE_BATCH = 500
+# Planning and sending run one at a time in a process (the daemon runs crawls in parallel threads);
+# between processes the run lock (yuqing.runlock) keeps one scheduler.
+_deliver_lock = threading.RLock()
+
+
+def digest_mark(unit_id: str) -> str:
+    return f"digest:{unit_id}"
+
+
+_missing_logged: set[str] = set()
+
+
+def optional(module: str, name: str) -> Callable[..., Any] | None:
+    """`module.name` when that part of yuqing has landed, else None (logged once per process)."""
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        # Only a missing `module` itself means "not landed"; a broken import inside it is a real error.
+        if isinstance(exc, ModuleNotFoundError) and exc.name and not module.startswith(exc.name):
+            raise
+        found = None
+    except AttributeError:
+        found = None
+    if found is None and f"{module}.{name}" not in _missing_logged:
+        _missing_logged.add(f"{module}.{name}")
+        log.warning("%s.%s is not available yet: that step is skipped", module, name)
+    return found
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else utcnow()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What `alerts.outbox.send_pending` reported (or that it could not run)."""
+
+    sent: int = 0
+    failed: int = 0
+    parked: int = 0
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, report: Any) -> SendResult:
+        return cls(report.sent, report.failed, report.parked, tuple(report.errors))
+
+
+@dataclass(frozen=True)
+class CrawlJobResult:
+    """One crawl job: per-source summaries, then what followed from the new posts."""
+
+    summaries: tuple[CrawlSummary, ...]
+    clustered: int = 0
+    urgent_planned: int = 0
+    send: SendResult = SendResult()
+    skipped_steps: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(s.source_id for s in self.summaries if s.status not in ("ok", "skipped"))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The daily checks: problems told to the operator, ledger work, rows pruned."""
+
+    source_problems_reported: int = 0
+    ledger: str | None = None
+    pruned_posts: int = 0
+    pruned_runs: int = 0
+    skipped_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunOnceResult:
+    """Everything one `run-once` did."""
+
+    crawl: CrawlJobResult | None
+    digests_due: tuple[str, ...] = ()
+    digests_planned: int = 0
+    send: SendResult = SendResult()
+    checks: CheckResult | None = None
+    skipped_steps: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------------------------
+# Crawling
+
+
+def crawl_job(
+    settings: Settings, db: Database, source_ids: list[str] | None = None, now: datetime | None = None
+) -> CrawlJobResult:
+    """Crawl (each source in its own process), cluster the new posts, plan urgent alerts, send."""
+    crawl = optional("crawler.run", "crawl")
+    if crawl is None:
+        return CrawlJobResult((), skipped_steps=("crawl",))
+    summaries = tuple(crawl(settings, source_ids, db=db))
+    skipped: list[str] = []
+    clustered = 0
+    urgent = 0
+    with _deliver_lock:
+        cluster = optional("yuqing.events", "cluster_posts")
+        if cluster is None:
+            skipped.append("events")
+        elif any(s.new_posts for s in summaries):
+            clustered = int(cluster(db, settings, None) or 0)
+        plan_urgent = optional("alerts.outbox", "plan_urgent")
+        if plan_urgent is None:
+            skipped.append("urgent")
+        else:
+            urgent = len(plan_urgent(db, settings, _now(now)))
+        result = send(settings, db, now, skipped)
+    return CrawlJobResult(summaries, clustered, urgent, result, tuple(skipped))
+
+
+def send(
+    settings: Settings, db: Database, now: datetime | None = None, skipped: list[str] | None = None
+) -> SendResult:
+    """Send what the outbox holds (digests, alerts, notices); delivery errors are logged, not raised."""
+    send_pending = optional("alerts.outbox", "send_pending")
+    if send_pending is None:
+        if skipped is not None:
+            skipped.append("send")
+        return SendResult()
+    with _deliver_lock:
+        result = SendResult.of(send_pending(db, settings, _now(now)))
+    for err in result.errors:
+        log.warning("delivery: %s", err)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Digests
+
+
+def last_digest_at(db: Database, unit_id: str) -> datetime | None:
+    """When the unit's digest last ran: its newest digest delivery, or the mark left by a run that
+    found nothing to send."""
+    with db.session() as s:
+        sent = s.scalar(
+            select(func.max(DeliveryRow.created_at)).where(
+                DeliveryRow.kind == "digest", DeliveryRow.unit_id == unit_id
+            )
+        )
+    if sent is not None and sent.tzinfo is None:  # max() bypasses the column type on some backends
+        from datetime import UTC
+
+        sent = sent.replace(tzinfo=UTC)
+    mark = get_mark(db, digest_mark(unit_id))
+    known = [t for t in (sent, mark) if t is not None]
+    return max(known) if known else None
+
+
+def due_digests(settings: Settings, db: Database, now: datetime) -> list[str]:
+    """The units whose digest schedule has passed since their last digest."""
+    from scheduler import digest_due
+
+    return [u.id for u in settings.units if digest_due(u, last_digest_at(db, u.id), now, settings.tz)]
+
+
+def digest_job(settings: Settings, db: Database, unit_ids: list[str], now: datetime | None = None) -> int:
+    """Plan the digests of these units (only new matches go in one) and mark them as run."""
+    plan_digests = optional("alerts.outbox", "plan_digests")
+    if plan_digests is None or not unit_ids:
+        return 0
+    at = _now(now)
+    with _deliver_lock:
+        planned = len(plan_digests(db, settings, at, unit_ids=unit_ids))
+        for unit_id in unit_ids:
+            set_mark(db, digest_mark(unit_id), at)
+    return planned
+
+
+# --------------------------------------------------------------------------------------------
+# Daily checks
+
+
+def daily_check(settings: Settings, db: Database, now: datetime | None = None) -> CheckResult:
+    """Source problems told once, the ledger's overdue work, retention; marks the day as checked."""
+    at = _now(now)
+    skipped: list[str] = []
+    reported = report_source_problems(settings, db, at, skipped)
+    ledger_note: str | None = None
+    ledger_check = optional("yuqing.ledger", "daily_check")
+    if ledger_check is None:
+        skipped.append("ledger")
+    else:
+        outcome = ledger_check(db, settings, at)
+        ledger_note = None if outcome is None else str(outcome)
+    abandon_stale_runs(settings, db, at)
+    posts, runs = prune(settings, db, at)
+    set_mark(db, DAILY_MARK, at)
+    return CheckResult(reported, ledger_note, posts, runs, tuple(skipped))
+
+
+def report_source_problems(settings: Settings, db: Database, now: datetime, skipped: list[str]) -> int:
+    """Tell the operator, once, of each source problem the crawl recorded but did not report.
+
+    The crawler reports a problem itself when the alerts part is there; this catches the ones it
+    left standing (alerts not yet landed, or no operator address then), so each is told exactly once:
+    the dedupe key names the problem's start.
+    """
+    with db.session() as s:
+        rows = list(
+            s.scalars(
+                select(SourceState).where(
+                    SourceState.status == "problem", SourceState.problem_reported_at.is_(None)
+                )
+            )
+        )
+    if not rows or not settings.alerts.operator_emails:
+        return 0
+    enqueue = optional("alerts.outbox", "enqueue_message")
+    if enqueue is None:
+        skipped.append("source problems")
+        return 0
+    told = 0
+    for row in rows:
+        since = row.problem_since or row.last_crawl_at or now
+        text = (
+            f"Source '{row.source_id}' has a problem since {since.astimezone(settings.tz):%Y-%m-%d %H:%M}:\n"
+            f"{row.problem or row.last_error or 'no detail recorded'}\n\n"
+            "Check the site in a browser and the source's entry in settings.yaml; `yuqing sources` shows its health."
+        )
+        enqueue(
+            db,
+            settings,
+            kind="operator",
+            unit_id=None,
+            channel="email",
+            recipients=list(settings.alerts.operator_emails),
+            subject=f"[yuqing] source problem: {row.source_id}",
+            text=text,
+            html=None,
+            dedupe_key=f"source-problem:{row.source_id}:{since.isoformat()}",
+            now=now,
+        )
+        with db.session() as s:
+            state = s.get(SourceState, row.source_id)
+            if state is not None:
+                state.problem_reported_at = now
+        told += 1
+    return told
+
+
+def _post_references() -> list[Any]:
+    """Columns of other tables (cases, events, ...) that point at posts.id and so keep a post alive."""
+    for module in ("yuqing.ledger_models", "yuqing.events", "yuqing.ledger"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    refs = []
+    for table in Base.metadata.tables.values():
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "posts" and table.name not in ("posts", "matches"):
+                refs.append(fk.parent)
+    return refs
+
+
+def prune(settings: Settings, db: Database, now: datetime) -> tuple[int, int]:
+    """Delete posts older than `daemon.retention_days` that matched nothing (and nothing refers to),
+    and finished crawl records older than that. Matched posts are the ledger's and stay."""
+    cutoff = now - timedelta(days=settings.daemon.retention_days)
+    keep = [select(col).where(col.is_not(None)) for col in _post_references()]
+    posts = 0
+    while True:
+        with db.session() as s:
+            q = (
+                select(PostRow.id)
+                .where(PostRow.fetched_at < cutoff)
+                .where(~select(MatchRow.id).where(MatchRow.post_id == PostRow.id).exists())
+                .limit(_PRUNE_BATCH)
+            )
+            for sub in keep:
+                q = q.where(PostRow.id.not_in(sub))
+            ids = list(s.scalars(q))
+            if not ids:
+                break
+            # duplicate_of is ON DELETE SET NULL in the schema; do it explicitly for SQLite files
+            # opened without foreign keys.
+            s.execute(
+                PostRow.__table__.update().where(PostRow.duplicate_of.in_(ids)).values(duplicate_of=None)
+            )
+            s.execute(delete(PostRow).where(PostRow.id.in_(ids)))
+            posts += len(ids)
+    with db.session() as s:
+        runs = s.execute(
+            delete(CrawlRun).where(CrawlRun.started_at < cutoff, CrawlRun.status != "running")
+        ).rowcount
+    if posts or runs:
+        log.info(
+            "retention: pruned %d unmatched posts and %d crawl records older than %s",
+            posts,
+            runs,
+            cutoff.date(),
+        )
+    return posts, int(runs or 0)
+
+
+def abandon_runs_since(db: Database, since: datetime, now: datetime) -> int:
+    """Crawl runs this process started and left running (their process was killed at stop): abandoned.
+
+    Posts a killed crawl stored are whole rows (each stored with its matches in one transaction) and
+    stay; the rest of its work is redone, because the daemon crawls a source with an abandoned last
+    run at once when it starts (`scheduler.Daemon._first_crawls`).
+    """
+    with db.session() as s:
+        n = s.execute(
+            CrawlRun.__table__.update()
+            .where(CrawlRun.status == "running", CrawlRun.started_at >= since)
+            .values(status="abandoned", finished_at=now, error="abandoned: the daemon stopped while it ran")
+        ).rowcount
+    return int(n or 0)
+
+
+def abandon_stale_runs(settings: Settings, db: Database, now: datetime) -> int:
+    """Runs still 'running' long after any crawl's time limit: their process died with its parent."""
+    cutoff = now - settings.crawl.job_time_limit - timedelta(minutes=1)
+    with db.session() as s:
+        n = s.execute(
+            CrawlRun.__table__.update()
+            .where(CrawlRun.status == "running", CrawlRun.started_at < cutoff)
+            .values(
+                status="abandoned",
+                finished_at=now,
+                error="abandoned: its process died without recording an end",
+            )
+        ).rowcount
+    return int(n or 0)
+
+
+def daily_due(settings: Settings, db: Database, now: datetime) -> bool:
+    from scheduler import cron_due
+
+    return cron_due(settings.daemon.daily, get_mark(db, DAILY_MARK), now, settings.tz)
+
+
+# --------------------------------------------------------------------------------------------
+# One cron run
+
+
+def run_once(settings: Settings, db: Database, now: datetime | None = None) -> RunOnceResult:
+    """The due work, once: crawls whose interval has passed, digests whose schedule has passed since
+    the last one, sending, and the daily checks when a day has turned."""
+    skipped: list[str] = []
+    crawl: CrawlJobResult | None = None
+    due_sources = optional("crawler.run", "due_sources")
+    if due_sources is None:
+        skipped.append("crawl")
+    else:
+        due = list(due_sources(settings, db, _now(now)))
+        if due:
+            crawl = crawl_job(settings, db, due, now)
+    at = _now(now)
+    units = due_digests(settings, db, at)
+    planned = digest_job(settings, db, units, at)
+    sent = send(settings, db, now, skipped)
+    checks = daily_check(settings, db, now) if daily_due(settings, db, _now(now)) else None
+    return RunOnceResult(crawl, tuple(units), planned, sent, checks, tuple(skipped))
