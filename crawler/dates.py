@@ -65,6 +65,7 @@ class FoundDate:
     when: datetime
     has_time: bool
     relative: bool
+    yearless: bool = False
 
 
 def parse_date(text: str, *, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -118,7 +119,7 @@ def _absolute(m: re.Match[str], year: int, tz: ZoneInfo, now: datetime, *, yearl
         when = date(year, month, day)
     except ValueError:
         return None
-    found = _at(m, when, tz, now, relative=False)
+    found = _at(m, when, tz, now, relative=False, yearless=yearless)
     if found is None or not yearless:
         return found
     # "05-01 10:00" seen in January is last year's May.
@@ -126,10 +127,11 @@ def _absolute(m: re.Match[str], year: int, tz: ZoneInfo, now: datetime, *, yearl
         when = date(year - 1, month, day)
     except ValueError:
         return None
-    return found if _not_future(found.when, now) else _at(m, when, tz, now, relative=False)
+    return found if _not_future(found.when, now) else _at(m, when, tz, now, relative=False, yearless=True)
 
 
-def _at(m: re.Match[str], day: date, tz: ZoneInfo, now: datetime, *, relative: bool) -> FoundDate | None:
+def _at(m: re.Match[str], day: date, tz: ZoneInfo, now: datetime, *, relative: bool,
+        yearless: bool = False) -> FoundDate | None:
     if day.year < _EARLIEST_YEAR:
         return None
     clock = time()
@@ -144,9 +146,9 @@ def _at(m: re.Match[str], day: date, tz: ZoneInfo, now: datetime, *, relative: b
         clock = time(hour, minute, int(m["S"] or 0))
     zone = (_offset(m["tz"]) if m["tz"] else None) or tz
     when = datetime.combine(day, clock, tzinfo=zone)
-    if not _not_future(when, now) and m.re is not _YEARLESS:
+    if not _not_future(when, now) and not yearless:
         return None
-    return FoundDate(m.start(), m.end(), when, has_time, relative)
+    return FoundDate(m.start(), m.end(), when, has_time, relative, yearless)
 
 
 def _offset(text: str) -> tzinfo | None:

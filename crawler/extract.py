@@ -30,9 +30,9 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
-from crawler.extract_blocks import blocks, prune
+from crawler.extract_blocks import Block, blocks, prune
 from crawler.extract_body import choose_body, clean_lines, density_blocks
-from crawler.extract_byline import author_in, byline_window, date_near_title, find_title, title_from_page
+from crawler.extract_byline import author_in, byline_window, find_title, page_date, title_from_page
 from crawler.extract_meta import read_meta
 from crawler.extract_select import select, select_text
 
@@ -72,16 +72,15 @@ def extract_article(
     prune(light, furniture=False)
     page_blocks = blocks(light)
     title, title_index = find_title(page_blocks, page_title, meta.titles)
-    window = byline_window(page_blocks, title_index)
-    window_title_at = min(title_index or 0, 3)
-    window_lines = [b.text for b in window]
+    window_lines = [b.text for b in byline_window(page_blocks, title_index)]
 
     text_lines = _body_lines(root, html, url, title, selectors)
+    body_index = _find_line(page_blocks, text_lines[0]) if text_lines else None
 
     if selectors.get("title"):
         title = select_text(root, selectors["title"]) or title
 
-    published_at = _published_at(root, meta.dates, window, window_title_at, url, now, tz, selectors)
+    published_at = _published_at(root, meta.dates, page_blocks, title_index, body_index, url, now, tz, selectors)
 
     author = select_text(root, selectors["author"]) if selectors.get("author") else None
     tail = text_lines[-3:] if text_lines else []
@@ -123,20 +122,32 @@ def _pruned_blocks(el: HtmlElement) -> list:
     return blocks(el)
 
 
-def _published_at(root, meta_dates, window, window_title_at, url, now, tz, selectors) -> datetime | None:
+def _find_line(page_blocks: list[Block], line: str) -> int | None:
+    key = re.sub(r"\s+", "", line)[:15]
+    for i, block in enumerate(page_blocks):
+        if key and key in re.sub(r"\s+", "", block.text):
+            return i
+    return None
+
+
+def _published_at(root, meta_dates, page_blocks, title_index, body_index, url, now, tz, selectors) -> datetime | None:
     if selectors.get("time"):
         raw = select_text(root, selectors["time"])
         when = parse_date(raw, now=now, tz=tz) if raw else None
         if when is not None:
             return when
-    for raw in meta_dates:
-        when = parse_date(raw, now=now, tz=tz)
-        if when is not None:
-            return when
-    when = date_near_title(window, window_title_at, now=now, tz=tz)
-    if when is not None:
-        return when
-    return _url_date(url, now, tz)
+    declared = next((w for w in (parse_date(raw, now=now, tz=tz) for raw in meta_dates) if w), None)
+    visible = page_date(page_blocks, title_index, body_index, now=now, tz=tz)
+    if declared is not None:
+        # A declared day with a visible time on that same day: the visible one is more precise.
+        if visible is not None and _is_midnight(declared) and visible.date() == declared.astimezone(tz).date():
+            return visible
+        return declared
+    return visible or _url_date(url, now, tz)
+
+
+def _is_midnight(when: datetime) -> bool:
+    return (when.hour, when.minute, when.second) == (0, 0, 0)
 
 
 def _url_date(url: str, now: datetime, tz: ZoneInfo) -> datetime | None:

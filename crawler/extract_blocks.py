@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml.html import HtmlElement
 
-# Elements that never hold article text.
+# Elements that never hold article text. Not <form>: ASP.NET pages wrap the whole page in one.
 _DROP_TAGS = frozenset({
-    "script", "style", "noscript", "iframe", "form", "button", "select", "option", "textarea",
+    "script", "style", "noscript", "iframe", "button", "select", "option", "textarea",
     "input", "nav", "footer", "aside", "svg", "canvas", "object", "embed", "template", "head",
     "label", "map", "audio", "video",
 })

@@ -16,12 +16,15 @@ from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
 
-from crawler.dates import FoundDate, find_dates
+from crawler.dates import find_dates
 from crawler.extract_blocks import Block
 
 # How far from the headline a byline may sit, in blocks.
 _BEFORE_TITLE = 3
 _AFTER_TITLE = 12
+# A line longer than this with several commas is prose that mentions a date, not a byline.
+_BYLINE_MAX_CHARS = 80
+_DIGIT_DATE = re.compile(r"\d{1,4}\s*[-/.年月]\s*\d{1,2}")
 # Site-name separators in <title>: "标题_频道_网站", "标题 - 网站", "标题|网站".
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|--|—|–|\s-\s|-{1,2}(?=[^\d]))\s*")
 _DATE_LABEL = re.compile(r"发布|发表|时间|日期|更新|来源|稿源|编辑|作者|记者")
@@ -77,22 +80,45 @@ def byline_window(page_blocks: Sequence[Block], title_index: int | None) -> list
     return list(page_blocks[max(0, title_index - _BEFORE_TITLE) : title_index + _AFTER_TITLE + 1])
 
 
-def date_near_title(window: Sequence[Block], title_index_in_window: int, *, now: datetime,
-                    tz: ZoneInfo) -> datetime | None:
-    """The byline date: after the headline first, nearest first; one with a time beats a bare day."""
-    ranked: list[tuple[int, int, FoundDate]] = []
-    for i, block in enumerate(window):
-        if len(block.text) > 200 or block.link_density > 0.5:
-            continue
+def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index: int | None, *,
+              now: datetime, tz: ZoneInfo) -> datetime | None:
+    """The byline date: the date-bearing short line nearest the headline (or the body's start).
+
+    Every date in a short, non-navigation line is a candidate; it earns trust for a time of day,
+    a label (发布时间, 来源, ...) and for being most of its line, and loses it with distance from
+    the anchor and for sitting in a list of dated links (related stories, a sidebar).
+    """
+    anchor = title_index if title_index is not None else body_index
+    dated = [i for i, b in enumerate(page_blocks) if _DIGIT_DATE.search(b.text)]
+    best: tuple[float, datetime] | None = None
+    for i in dated:
+        block = page_blocks[i]
+        if len(block.text) > _BYLINE_MAX_CHARS and block.punctuation > 3:
+            continue  # prose mentioning a date, not a byline
         for found in find_dates(block.text, now=now, tz=tz):
-            distance = i - title_index_in_window
-            labelled = bool(_DATE_LABEL.search(block.text))
-            # After the title beats before it; a labelled byline or a time of day adds trust.
-            rank = (0 if distance > 0 else 1, abs(distance) - 2 * labelled - found.has_time)
-            ranked.append((rank[0], rank[1], found))
-    if not ranked:
-        return None
-    return min(ranked, key=lambda r: (r[0], r[1]))[2].when
+            if found.relative or (not found.has_time and found.yearless):
+                continue  # "6月21日" in a byline is rare, in prose common
+            score = 0.0
+            score += 4 * found.has_time
+            score += 4 * bool(_DATE_LABEL.search(block.text))
+            score += 4 * (found.end - found.start) / max(1, len(block.text))
+            score -= 6 * (block.link_density > 0.4)
+            neighbours = sum(1 for j in dated if j != i and abs(j - i) <= 2)
+            score -= 3 * min(neighbours, 2)
+            if anchor is not None:
+                distance = i - anchor
+                if title_index is not None:
+                    # A byline sits just under the headline, sometimes just above it.
+                    far = distance if distance > 0 else 2 * -distance + 2
+                else:
+                    # Without a headline, the byline sits just above the story.
+                    far = -distance if distance <= 0 else 2 * distance + 2
+                score -= min(far, 40) / 2
+            else:
+                score -= min(i, 40) / 4
+            if best is None or score > best[0]:
+                best = (score, found.when)
+    return best[1] if best else None
 
 
 def author_in(lines: Sequence[str]) -> str | None:
