@@ -198,6 +198,11 @@ class AlertsSettings(Model):
     max_attempts: int = Field(8, ge=1)
     channel_alarm_after: Duration = timedelta(hours=1)
     public_url: str | None = None  # where the full digest can be read, linked when a robot message is cut
+    webhook_timeout: Duration = timedelta(seconds=10)  # per robot / webhook request
+    robot_per_minute: int = Field(20, ge=1)  # messages per minute to one robot (their limit is about 20)
+    max_parts: int = Field(5, ge=1, le=20)  # a longer robot message is cut with a link to public_url
+    retry_base: Duration = timedelta(minutes=1)  # first retry after a temporary failure, doubling each time
+    retry_max: Duration = timedelta(hours=2)
 
 
 class DaemonSettings(Model):
