@@ -50,6 +50,20 @@ _COPYRIGHT_MAX_CHARS = 160
 _EDITOR_TAIL = re.compile(
     r"[（(【\[]\s*(?:责任编辑|责编|编辑|来源|作者)\s*[:：][^）)】\]]{0,30}[）)】\]]\s*$"
 )
+# A heading that starts what follows the story: related links, recommendations, comments, paging.
+_STOP_LINE = re.compile(
+    r"^[\s【\[]*(?:相关(?:新闻|阅读|文章|链接|报道|推荐|专题|内容)|推荐阅读|延伸阅读|热门(?:推荐|文章|新闻|评论)|热点推荐|"
+    r"猜你喜欢|猜你喜歡|你可能(?:还|還)?(?:想看|喜欢|喜歡|感兴趣|感興趣)|其他人(?:也在看)?|大家都在看|更多(?:新闻|精彩|相关|文章)|"
+    r"加载更多|查看更多|网友评论|发表评论|评论区|精彩评论|最新评论|全部评论|文章不错|举报|平台声明|免责声明|版权声明|"
+    r"上一篇|下一篇|首页\s*\|?\s*上一页|上一页|下一页)"
+)
+_STOP_MAX_CHARS = 40
+# Lines with no words at all: counters, "+1", "×", bullets.
+_NO_WORDS = re.compile(r"^[\d\s+\-×xX|·•.,:：%()（）/\\]*$")
+_ALONE_WORD = re.compile(r"^(?:广告|廣告|关注|關注|收藏|点赞|點讚|举报|不喜欢|播报文章|停止播报|首赞|点赞失败|来自\S{1,8}|发布于\S{0,10})$")
+_PROSE = re.compile(r"[，。！？；,.!?;]")
+_SHORT_LINE = 12
+_LEAD_DATE = re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
 _SHARE_BAR = re.compile(r"^(?:[\s|/·•]*(?:微信|微博|QQ|空间|人人|豆瓣|朋友圈|qq空间|新浪微博|腾讯微博)){2,}[\s|/·•]*$",
                         re.IGNORECASE)
 
@@ -86,20 +100,42 @@ def _weight(block: Block) -> float:
 
 
 def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
-    """Story lines only: furniture, copyright and a repeated title removed, paragraphs kept."""
+    """Story lines only: furniture, copyright and a repeated title removed, paragraphs kept.
+
+    Before the first prose paragraph, short lines and date lines are page furniture (channel
+    names, "关注", the byline); after it, a "related stories" or comments heading ends the story.
+    """
     out: list[str] = []
     norm_title = _squash(title)
+    prose_seen = False
     for raw in lines:
-        line = raw.strip()
+        line = _tidy(raw)
         if not line:
             continue
         line = _EDITOR_TAIL.sub("", line).strip()
         if not line or _is_furniture(line):
             continue
-        if norm_title and _squash(line) == norm_title and not out:
+        if norm_title and _squash(line) == norm_title:
+            if not prose_seen:
+                out.clear()  # everything above the headline is page header
             continue
+        is_prose = bool(_PROSE.search(line)) and len(line) > _SHORT_LINE
+        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(line):
+            break
+        if not prose_seen and not is_prose and (len(line) <= _SHORT_LINE or _LEAD_DATE.search(line)):
+            continue
+        prose_seen = prose_seen or is_prose
         out.append(line)
     return out
+
+
+def _tidy(raw: str) -> str:
+    line = raw.strip()
+    if line.startswith("|") and line.endswith("|"):
+        # trafilatura renders table rows as "| a | b |"; keep the cells' text.
+        line = " ".join(cell.strip() for cell in line.strip("|").split(" | ") if cell.strip())
+        line = line.replace("\\|", "|").strip()
+    return "" if _NO_WORDS.match(line) else line
 
 
 def _is_furniture(line: str) -> bool:
@@ -107,7 +143,7 @@ def _is_furniture(line: str) -> bool:
         return True
     if len(line) <= _COPYRIGHT_MAX_CHARS and _COPYRIGHT.search(line):
         return True
-    return bool(_SHARE_BAR.match(line))
+    return bool(_SHARE_BAR.match(line)) or bool(_ALONE_WORD.match(line))
 
 
 def _squash(text: str) -> str:
