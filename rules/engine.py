@@ -1,0 +1,241 @@
+"""The compiled rule set: one automaton pass, jieba where needed, and only the rules that can fire.
+
+`RuleSet.analyse(title, text)` is what the crawl pipeline, `yuqing rules test` and the backtest
+call. For each field it normalises the text (`rules.normalise`), runs ONE Aho-Corasick automaton
+holding every rule word and exclusion context, confirms each candidate's word boundaries with the
+private jieba tokenizer on the candidate's block only (`rules.segment`), and evaluates only the
+rules indexed under the words that were found. So the cost of a post does not grow with the number
+of rules or words, only with what the post contains. Negativity (`rules.negativity`) is scored for
+every post; a topic's severity combines its best rule's score with it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+from yuqing.records import Hit
+
+from .language import RuleSpec, TopicSpec, WordSpec
+from .negativity import Negativity, NegativityModel
+from .normalise import Normalised, Normaliser
+from .operators import OPERATORS, Evidence, Found
+from .segment import Boundaries, new_tokenizer
+
+SEVERITIES = ("low", "medium", "high")
+FIELDS = ("title", "text")
+_SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """A topic a post touches: its best rule, the severity and the words, at ORIGINAL offsets."""
+
+    topic: str
+    rule_id: str
+    severity: str  # low | medium | high
+    score: float
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The verdict on one post."""
+
+    topics: tuple[TopicMatch, ...]
+    negative: bool
+    negativity: float  # 0..1
+    reasons: tuple[str, ...]  # why the negativity verdict (the words that drove it)
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return [t.topic for t in self.topics]
+
+
+@dataclass(frozen=True)
+class RuleFiring:
+    """One rule that fired on a post (a topic keeps its best one); for explanations."""
+
+    rule: RuleSpec
+    evidence: float
+    score: float
+    hits: tuple[Hit, ...]
+
+
+class _Post:
+    """One post being analysed: normalised fields, candidates, boundaries on demand (a `PostView`)."""
+
+    def __init__(self, rs: RuleSet, title: str, text: str, *, segment_all: bool):
+        self.rs = rs
+        self.norm: dict[str, Normalised] = {"title": rs.normaliser.normalise(title or ""), "text": rs.normaliser.normalise(text or "")}
+        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {f: defaultdict(list) for f in FIELDS}
+        self.bounds: dict[str, Boundaries] = {}
+        for f in FIELDS:
+            s = self.norm[f].text
+            if not s:
+                continue
+            for end, norm in rs.automaton.iter(s):
+                self.candidates[f][norm].append((end - len(norm) + 1, end + 1))
+            self.bounds[f] = Boundaries(s, rs.tokenizer, rs.hmm, rs.added_words)
+            if segment_all:
+                self.bounds[f].cut_all()
+        self._hits: dict[tuple[str, bool, tuple[str, ...], str], list[Found]] = {}
+
+    def found_norms(self) -> set[str]:
+        return {n for f in FIELDS for n in self.candidates[f]}
+
+    # -- PostView ---------------------------------------------------------------------------
+
+    def fields(self, scope: str) -> tuple[str, ...]:
+        return _SCOPE_FIELDS[scope]
+
+    def normalised(self, field: str) -> str:
+        return self.norm[field].text
+
+    def hits(self, word: WordSpec, scope: str) -> list[Found]:
+        key = (word.norm, word.inside_words, word.not_in, scope)
+        cached = self._hits.get(key)
+        if cached is not None:
+            return cached
+        out: list[Found] = []
+        for f in _SCOPE_FIELDS[scope]:
+            for start, end in self.candidates[f].get(word.norm, ()):
+                whole, inside = self.bounds[f].check(start, end)
+                if not (whole or (word.inside_words and inside)):
+                    continue
+                if word.not_in and self._in_context(f, start, end, word.not_in):
+                    continue
+                out.append(Found(f, start, end, word.norm))
+        self._hits[key] = out
+        return out
+
+    def _in_context(self, field: str, start: int, end: int, contexts: tuple[str, ...]) -> bool:
+        for ctx in contexts:
+            for cs, ce in self.candidates[field].get(ctx, ()):
+                if cs <= start and end <= ce:
+                    return True
+        return False
+
+    def distance(self, field: str, p: int, q: int, limit: int) -> int:
+        return self.bounds[field].distance(p, q, limit)
+
+    def same_sentence(self, field: str, p: int, q: int) -> bool:
+        ids = self.norm[field].sentence_ids
+        return ids[p] == ids[q]
+
+    # -- results ----------------------------------------------------------------------------
+
+    def hit(self, word: WordSpec | str, found: Found) -> Hit:
+        n = self.norm[found.field]
+        start, end = n.to_original(found.start, found.end)
+        text = word.text if isinstance(word, WordSpec) else word
+        return Hit(word=text, found=n.original[start:end], field=found.field, start=start, end=end)
+
+
+class RuleSet:
+    """Compiled rules: build once (a second or two: jieba's dictionary), then analyse many posts."""
+
+    def __init__(
+        self,
+        topics: dict[str, TopicSpec],
+        rules: list[RuleSpec],
+        *,
+        normaliser: Normaliser | None = None,
+        negativity: NegativityModel | None = None,
+        user_dict: Path | None = None,
+        hmm: bool = False,
+    ):
+        self.normaliser = normaliser or Normaliser()
+        self.topic_specs = dict(topics)
+        self.rules = list(rules)
+        self.topics: frozenset[str] = frozenset(topics)
+        self.hmm = hmm
+        self.negativity_model = negativity or NegativityModel.shipped(self.normaliser)
+        by_word: dict[str, list[int]] = defaultdict(list)
+        patterns: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            for w in rule.words():
+                patterns.add(w.norm)
+                patterns.update(w.not_in)
+            for w in rule.positive_words():
+                if i not in by_word[w.norm]:
+                    by_word[w.norm].append(i)
+        self.rules_by_word: dict[str, list[int]] = dict(by_word)
+        self.automaton = ahocorasick.Automaton()
+        for p in sorted(patterns):
+            if p:
+                self.automaton.add_word(p, p)
+        if len(self.automaton):
+            self.automaton.make_automaton()
+        self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def analyse(self, title: str, text: str, *, segment_all: bool = False) -> Analysis:
+        """Topics (best rule each), severity and negativity of one post."""
+        analysis, _ = self.explain(title, text, segment_all=segment_all)
+        return analysis
+
+    def explain(self, title: str, text: str, *, segment_all: bool = False) -> tuple[Analysis, list[RuleFiring]]:
+        """`analyse`, plus every rule that fired (for `yuqing rules test`)."""
+        post = _Post(self, title, text, segment_all=segment_all)
+        neg = self.negativity_model.score(post.norm["title"].text + "\n" + post.norm["text"].text)
+        firings = [f for f in (self._evaluate(self.rules[i], post) for i in self._candidates(post)) if f]
+        best: dict[str, RuleFiring] = {}
+        for f in firings:
+            cur = best.get(f.rule.topic)
+            if cur is None or f.score > cur.score:
+                best[f.rule.topic] = f
+        matches = tuple(
+            TopicMatch(topic, f.rule.id, self.severity(self.topic_specs[topic], f.score, neg), round(f.score, 3), f.hits)
+            for topic, f in sorted(best.items())
+        )
+        return Analysis(matches, neg.negative, round(neg.score, 3), neg.reasons), firings
+
+    def severity(self, topic: TopicSpec, score: float, neg: Negativity) -> str:
+        """Topic score plus, for a negative post, its negativity times the topic's negativity weight."""
+        total = score + (topic.negativity_weight * neg.score if neg.negative else 0.0)
+        if total >= topic.high:
+            return "high"
+        if total >= topic.medium:
+            return "medium"
+        return "low"
+
+    def _candidates(self, post: _Post) -> list[int]:
+        seen: set[int] = set()
+        for norm in post.found_norms():
+            seen.update(self.rules_by_word.get(norm, ()))
+        return sorted(seen)
+
+    def _evaluate(self, rule: RuleSpec, post: _Post) -> RuleFiring | None:
+        found: list[tuple[WordSpec | str, Found]] = []
+        for key, op in OPERATORS.items():
+            value = getattr(rule, key)
+            if not value:
+                continue
+            ev: Evidence = op.check(rule, value, post)
+            if not ev.ok:
+                return None
+            if key != "none":
+                found += ev.found
+        weights: dict[str, float] = {}
+        for word, _ in found:
+            if isinstance(word, WordSpec):
+                weights[word.norm] = max(weights.get(word.norm, 0.0), word.weight)
+        evidence = sum(weights.values())
+        if evidence < rule.threshold or not weights:
+            return None
+        score = evidence * rule.weight * self.topic_specs[rule.topic].weight
+        return RuleFiring(rule, evidence, score, _unique_hits(post.hit(w, f) for w, f in found))
+
+
+def _unique_hits(hits: Iterable[Hit]) -> tuple[Hit, ...]:
+    seen: dict[tuple[str, int, int], Hit] = {}
+    for h in hits:
+        seen.setdefault((h.field, h.start, h.end), h)
+    return tuple(sorted(seen.values(), key=lambda h: (h.field != "title", h.start, h.end)))

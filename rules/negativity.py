@@ -1,0 +1,150 @@
+"""Negativity: does a post complain, accuse, air a grievance or expose wrongdoing, and why.
+
+Scored for every post by `RuleSet.analyse`, on the normalised title and body. A domain lexicon
+(`rules/negativity.yaml`: accusations of misconduct, grievances, rhetorical questions, exposure and
+discipline wording, with negative weights for rebuttals of rumours, routine notices and positive
+publicity) is searched with one Aho-Corasick pass; a cue preceded in its clause by a negator (未发现
+违规, 不存在内定, 防止, 杜绝) does not count; a question counts only through cues that imply
+wrongdoing (谁同意的？ 钱去哪了？), so a plain consultation stays neutral. Negativity is about the
+post's target, not its mood: a shop review's bad mood has no cue here. The verdict carries the cues
+that drove it as its reasons.
+
+A small statistical model was considered and left out: the project ships no labelled training
+data of its own large enough to beat the lexicon measurably (see bench/rules_quality.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from yuqing.errors import Problem, RuleError, did_you_mean
+from yuqing.yamlfile import load_yaml
+
+from .normalise import Normaliser
+
+LEXICON = Path(__file__).parent / "negativity.yaml"
+_CLAUSE_END = frozenset("，,。！？!?；;：:\n、…")
+_KEYS = ("threshold", "scale", "negators", "negation_window", "cues")
+_CUE_KEYS = ("weight", "negatable", "words")
+
+
+@dataclass(frozen=True)
+class Negativity:
+    """A post's negativity: a 0..1 score, the verdict, and the cues behind it."""
+
+    score: float
+    negative: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Cue:
+    word: str
+    category: str
+    weight: float
+    negatable: bool
+
+
+class NegativityModel:
+    """The lexicon compiled into one automaton."""
+
+    def __init__(self, cues: list[_Cue], negators: list[str], *, threshold: float, scale: float, window: int, normaliser: Normaliser):
+        self.threshold = threshold
+        self.scale = scale
+        self.window = window
+        self.negators = tuple(sorted({normaliser.word(n) for n in negators}, key=len, reverse=True))
+        self.cues: dict[str, _Cue] = {}
+        self.automaton = ahocorasick.Automaton()
+        for cue in cues:
+            key = normaliser.word(cue.word)
+            if key and key not in self.cues:
+                self.cues[key] = cue
+                self.automaton.add_word(key, key)
+        self.automaton.make_automaton()
+
+    @classmethod
+    def shipped(cls, normaliser: Normaliser) -> NegativityModel:
+        return cls.from_file(LEXICON, normaliser)
+
+    @classmethod
+    def from_file(cls, path: Path, normaliser: Normaliser) -> NegativityModel:
+        doc, problems = load_yaml(path)
+        if doc is None:
+            raise RuleError(problems)
+        root = doc.root
+        problems = []
+        if not isinstance(root, dict):
+            raise RuleError([doc.problem([], "the negativity lexicon must be a mapping")])
+        for key in root:
+            if key not in _KEYS:
+                problems.append(doc.problem([key], f"unknown key '{key}'{did_you_mean(str(key), _KEYS)}"))
+        cues: list[_Cue] = []
+        for name, section in (root.get("cues") or {}).items():
+            if not isinstance(section, dict):
+                problems.append(doc.problem(["cues", name], "a cue category is {weight, negatable, words}"))
+                continue
+            for key in section:
+                if key not in _CUE_KEYS:
+                    problems.append(doc.problem(["cues", name, key], f"unknown key '{key}'{did_you_mean(str(key), _CUE_KEYS)}"))
+            weight = section.get("weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                problems.append(doc.problem(["cues", name, "weight"], "'weight' must be a number"))
+                continue
+            cues += [_Cue(str(w), str(name), float(weight), bool(section.get("negatable", True))) for w in section.get("words") or []]
+        if problems:
+            raise RuleError(problems)
+        return cls(
+            cues,
+            [str(n) for n in root.get("negators") or []],
+            threshold=float(root.get("threshold", 2.0)),
+            scale=float(root.get("scale", 2.0)),
+            window=int(root.get("negation_window", 4)),
+            normaliser=normaliser,
+        )
+
+    def score(self, text: str) -> Negativity:
+        """Negativity of a normalised text."""
+        hits: list[tuple[int, int, _Cue]] = []
+        for end, key in self.automaton.iter(text):
+            hits.append((end - len(key) + 1, end + 1, self.cues[key]))
+        # A cue inside a longer cue (公示 inside 任前公示) is the longer one's business.
+        hits = [h for h in hits if not any(o is not h and o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in hits)]
+        counted: dict[str, float] = {}
+        reasons: list[str] = []
+        for start, _end, cue in hits:
+            if cue.word in counted:
+                continue
+            if cue.negatable and cue.weight > 0 and self._negated(text, start):
+                reasons.append(f"not counted (negated): {cue.word}")
+                counted[cue.word] = 0.0
+                continue
+            counted[cue.word] = cue.weight
+            reasons.append(f"{cue.category}: {cue.word} ({cue.weight:+g})")
+        raw = sum(counted.values())
+        score = 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
+        return Negativity(score, raw >= self.threshold, tuple(reasons))
+
+    def _negated(self, text: str, start: int) -> bool:
+        lo = start
+        while lo > 0 and start - lo < self.window and text[lo - 1] not in _CLAUSE_END:
+            lo -= 1
+        before = text[lo:start]
+        return any(n in before for n in self.negators)
+
+
+def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:
+    """Problems of a lexicon file (for `yuqing rules check`)."""
+    try:
+        NegativityModel.from_file(path, normaliser)
+    except RuleError as exc:
+        return exc.problems
+    return []
+
+
+def describe(model: NegativityModel) -> dict[str, Any]:
+    return {"threshold": model.threshold, "cues": len(model.cues)}

@@ -1,0 +1,128 @@
+"""Text normalisation before matching, keeping a way back to the original offsets.
+
+The first step of `RuleSet.analyse`: a post's title and body are folded so that one rule word
+catches its variants (Traditional -> Simplified with OpenCC, full-width -> half-width, ASCII lower
+case, spaces / zero-width characters / emoji / filler symbols *inside* words removed: "干 部",
+"幹部", "干*部" all become 干部). Every step but the removal keeps one character for one character,
+so a position in the normalised text maps back to the original by adding the number of characters
+removed before it; hits shown to users therefore point at the post as it was written.
+
+Speed matters here (every crawled post passes through): each step first checks with one C-level
+regex search whether it has anything to do, so a plain Simplified post costs a few searches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import opencc
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# What may be dropped when it sits between two Han characters: spaces, zero-width characters,
+# emoji and the filler symbols people put into a word to get it past keyword filters.
+_JUNK = (
+    r"\s\u00a0\u3000\u200b-\u200f\u2060\ufeff\ufe0f\u20e3"
+    r"*·•・.\-_~|/\\^+=#@$%&`'\"<>\u2022\u2027\u30fb\uff0a\uff3f\uff5e\uff5c\uff0f\uff3c"
+    r"\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
+)
+_INNER_JUNK = re.compile(f"(?<=[{_HAN}])[{_JUNK}]+(?=[{_HAN}])")
+_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_FULLWIDTH_TABLE = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+_ASCII_UPPER = re.compile("[A-Z]")
+
+
+class Folder:
+    """Traditional -> Simplified folding with OpenCC, done only when a Traditional character is present.
+
+    OpenCC converts by phrase (乾隆 stays, 乾燥 -> 干燥), which a character table cannot; it is also the
+    slowest step, so a regex of every character that t2s changes decides whether to call it.
+    """
+
+    def __init__(self) -> None:
+        self._cc = opencc.OpenCC("t2s")
+        chars = [chr(c) for c in range(0x3400, 0xA000)] + [chr(c) for c in range(0xF900, 0xFB00)]
+        converted = self._cc.convert("\n".join(chars)).split("\n")
+        changed = [c for c, d in zip(chars, converted, strict=True) if c != d]
+        self._traditional = re.compile("[" + "".join(re.escape(c) for c in changed) + "]")
+
+    def fold(self, text: str) -> str:
+        if not self._traditional.search(text):
+            return text
+        out = self._cc.convert(text)
+        if len(out) == len(text):
+            return out
+        # A phrase changed length (rare): convert character by character so positions still line up,
+        # keeping any character whose conversion is not exactly one character.
+        pieces = (self._cc.convert(ch) for ch in text)
+        return "".join(p if len(p) == 1 else ch for p, ch in zip(pieces, text, strict=True))
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A normalised text and the removals that map its positions back to the original."""
+
+    original: str
+    text: str
+    removed_at: tuple[int, ...] = ()  # positions in `text` where removed runs were
+    removed_before: tuple[int, ...] = ()  # characters removed up to and including that run
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the normalised span [start, end)."""
+        first = self._orig(start)
+        return first, (self._orig(end - 1) + 1 if end > start else first)
+
+    def _orig(self, pos: int) -> int:
+        k = bisect.bisect_right(self.removed_at, pos)
+        return pos + (self.removed_before[k - 1] if k else 0)
+
+    @cached_property
+    def sentence_ids(self) -> list[int]:
+        """For each character, the index of its sentence (used by `near: sentence`)."""
+        ids: list[int] = []
+        n = 0
+        for ch in self.text:
+            ids.append(n)
+            if ch in _SENTENCE_END:
+                n += 1
+        return ids
+
+
+_SENTENCE_END = frozenset("。！？!?；;\n…")
+
+
+class Normaliser:
+    """Folds texts and rule words the same way (one instance per rule set: OpenCC is loaded once)."""
+
+    def __init__(self) -> None:
+        self._folder = Folder()
+
+    def word(self, word: str) -> str:
+        """A rule word as it will be searched for: folded, and without any inner junk."""
+        return self.normalise(word.strip()).text
+
+    def normalise(self, text: str) -> Normalised:
+        s = self._folder.fold(text)
+        if _FULLWIDTH.search(s):
+            s = s.translate(_FULLWIDTH_TABLE)
+        if _ASCII_UPPER.search(s):
+            lowered = s.lower()
+            # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
+            s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
+        if not _INNER_JUNK.search(s):
+            return Normalised(text, s)
+        parts: list[str] = []
+        at: list[int] = []
+        before: list[int] = []
+        removed = 0
+        last = 0
+        for m in _INNER_JUNK.finditer(s):
+            parts.append(s[last : m.start()])
+            removed += m.end() - m.start()
+            at.append(m.start() - (removed - (m.end() - m.start())))
+            before.append(removed)
+            last = m.end()
+        parts.append(s[last:])
+        return Normalised(text, "".join(parts), tuple(at), tuple(before))
