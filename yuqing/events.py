@@ -173,10 +173,15 @@ class _Pool:
         self.signatures = np.vstack([self.signatures, sk.signature[None, :]])
 
 
-def cluster_posts(db: Database, settings: Settings, post_ids: list[int] | None = None) -> int:
-    """Give each unclustered post (all, or those of `post_ids`) an event; returns how many were assigned."""
+def cluster_posts(
+    db: Database, settings: Settings, post_ids: list[int] | None = None, *, now: datetime | None = None
+) -> int:
+    """Give each unclustered post (all, or those of `post_ids`) an event; returns how many were assigned.
+
+    `now` (default: the clock) is when the events' trend windows end.
+    """
     cfg = settings.ledger
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     assigned = 0
     with db.session() as s:
         posts = _candidates(s, post_ids)

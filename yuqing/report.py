@@ -1,0 +1,309 @@
+"""Trend reports for leaders: `yuqing report --period week|month` and the scheduled sending.
+
+Reads what the earlier stages stored (matches, events, cases) and never changes it. `build_report`
+gathers one period's figures into a frozen `Report`; `render_html` draws the charts with matplotlib
+(Agg, no display) and embeds them as data: URIs so the HTML file stands alone; `render_text` is the
+plain-text part. `send_scheduled` (called by the daily check) enqueues last week's report on Mondays
+and last month's on the 1st, per unit, to the unit's leaders, once per period (outbox dedupe key).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Literal
+
+from sqlalchemy import select
+
+from .config import Settings
+from .events import EventView
+from .ledger import CaseView, list_cases, local_date, on_time_rate
+from .ledger_models import EventRow
+from .storage import Database, MatchRow, PostRow
+from .trends import Trend, judge
+
+log = logging.getLogger(__name__)
+
+Period = Literal["week", "month"]
+TOP_EVENTS = 10
+
+
+@dataclass(frozen=True)
+class EventLine:
+    event: EventView
+    period_posts: int
+    trend: Trend  # in the report's own windows: this period against the one before
+
+
+@dataclass(frozen=True)
+class Report:
+    """One period's figures for one unit (or all units)."""
+
+    period: str
+    unit_id: str | None
+    unit_name: str
+    start: datetime  # aware, UTC
+    end: datetime
+    days: tuple[date, ...]
+    topics: tuple[str, ...]
+    volume: dict[str, tuple[int, ...]]  # topic -> posts per day
+    totals: dict[str, int]  # topic -> posts in the period
+    previous_totals: dict[str, int]  # topic -> posts in the period before
+    topic_trends: dict[str, Trend]
+    posts: int
+    negative: int
+    negative_by_topic: dict[str, float]
+    events: tuple[EventLine, ...]
+    cases_opened: int
+    cases_closed: int
+    cases_overdue: int
+    on_time_rate: float | None
+    overdue_cases: tuple[CaseView, ...]
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.posts if self.posts else 0.0
+
+
+def period_bounds(period: Period, now: datetime, settings: Settings, *, previous: bool = False) -> tuple[datetime, datetime]:
+    """The report's window. `previous`: the last complete calendar week (Mon-Sun) or month;
+    otherwise the 7 or 30 local days up to now."""
+    tz = settings.tz
+    today = local_date(settings, now)
+    if previous:
+        if period == "week":
+            end_day = today - timedelta(days=today.weekday())
+            start_day = end_day - timedelta(days=7)
+        else:
+            end_day = today.replace(day=1)
+            start_day = (end_day - timedelta(days=1)).replace(day=1)
+        return (datetime.combine(start_day, time(), tz).astimezone(now.tzinfo),
+                datetime.combine(end_day, time(), tz).astimezone(now.tzinfo))
+    days = 7 if period == "week" else 30
+    start_day = today - timedelta(days=days - 1)
+    return datetime.combine(start_day, time(), tz).astimezone(now.tzinfo), now
+
+
+def _post_time(p: PostRow) -> datetime:
+    return p.published_at if p.published_at is not None and p.published_at <= p.fetched_at else p.fetched_at
+
+
+def build_report(db: Database, settings: Settings, period: Period, now: datetime, *,
+                 unit_id: str | None = None, previous: bool = False) -> Report:
+    start, end = period_bounds(period, now, settings, previous=previous)
+    span = end - start
+    prev_start = start - span
+    n_days = (local_date(settings, end - timedelta(microseconds=1)) - local_date(settings, start)).days + 1
+    days = tuple(local_date(settings, start) + timedelta(days=i) for i in range(n_days))
+    unit_name = settings.unit(unit_id).name if unit_id else "全部单位"
+
+    per_topic: dict[str, dict[int, datetime]] = {}
+    prev_topic: dict[str, set[int]] = {}
+    negative_posts: set[int] = set()
+    negative_topic: dict[str, set[int]] = {}
+    event_posts: Counter[int] = Counter()
+    with db.session() as s:
+        q = select(MatchRow, PostRow).join(PostRow, PostRow.id == MatchRow.post_id)
+        q = q.where((PostRow.fetched_at >= prev_start) | (PostRow.published_at >= prev_start))
+        if unit_id:
+            q = q.where(MatchRow.unit_id == unit_id)
+        seen_event_posts: set[int] = set()
+        for m, p in s.execute(q):
+            t = _post_time(p)
+            if start <= t < end:
+                per_topic.setdefault(m.topic, {})[p.id] = t
+                if m.negative:
+                    negative_posts.add(p.id)
+                    negative_topic.setdefault(m.topic, set()).add(p.id)
+                if p.event_id is not None and p.id not in seen_event_posts:
+                    seen_event_posts.add(p.id)
+                    event_posts[p.event_id] += 1
+            elif prev_start <= t < start:
+                prev_topic.setdefault(m.topic, set()).add(p.id)
+        events = {e.id: e for e in s.scalars(select(EventRow).where(EventRow.id.in_(list(event_posts))))}
+        # The period's posts of each event, against the period before, for the report's trend labels.
+        prev_event_posts: Counter[int] = Counter()
+        for p in s.scalars(select(PostRow).where(PostRow.event_id.in_(list(event_posts)))):
+            if prev_start <= _post_time(p) < start:
+                prev_event_posts[p.event_id] += 1  # type: ignore[index]
+
+    trends_cfg = settings.trends.model_copy(update={"recent": span, "baseline": span})
+    topics = tuple(sorted(set(per_topic) | set(prev_topic)))
+    volume = {}
+    for topic in topics:
+        counts = Counter(local_date(settings, t) for t in per_topic.get(topic, {}).values())
+        volume[topic] = tuple(counts.get(d, 0) for d in days)
+    totals = {t: len(per_topic.get(t, {})) for t in topics}
+    previous_totals = {t: len(prev_topic.get(t, set())) for t in topics}
+    all_posts = {pid for v in per_topic.values() for pid in v}
+    lines = sorted(
+        (
+            EventLine(EventView.of(events[eid]), n, judge(n, prev_event_posts.get(eid, 0), trends_cfg))
+            for eid, n in event_posts.items()
+            if eid in events
+        ),
+        key=lambda line: (-line.event.heat, -line.period_posts, line.event.id),
+    )[:TOP_EVENTS]
+
+    cases = list_cases(db, settings, now, unit_id=unit_id)
+    opened = [c for c in cases if start <= c.opened_at < end]
+    closed = [c for c in cases if c.closed_at is not None and start <= c.closed_at < end]
+    resolved_in = [c for c in cases if c.resolved_at is not None and start <= c.resolved_at < end]
+    overdue = tuple(c for c in cases if c.overdue)
+    return Report(
+        period=period,
+        unit_id=unit_id,
+        unit_name=unit_name,
+        start=start,
+        end=end,
+        days=days,
+        topics=topics,
+        volume=volume,
+        totals=totals,
+        previous_totals=previous_totals,
+        topic_trends={t: judge(totals[t], previous_totals[t], trends_cfg) for t in topics},
+        posts=len(all_posts),
+        negative=len(negative_posts & all_posts),
+        negative_by_topic={t: len(negative_topic.get(t, set())) / totals[t] for t in topics if totals[t]},
+        events=tuple(lines),
+        cases_opened=len(opened),
+        cases_closed=len(closed),
+        cases_overdue=len(overdue),
+        on_time_rate=on_time_rate(resolved_in, settings),
+        overdue_cases=overdue,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Charts and rendering
+
+
+def _png(fig: object) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def charts(report: Report) -> dict[str, str]:
+    """The report's charts as PNG data: URIs: volume per topic per day, negativity, cases."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    # Labels stay ASCII (topic ids, dates): a server often has no CJK font, and boxes help nobody.
+    out: dict[str, str] = {}
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    x = [d.strftime("%m-%d") for d in report.days]
+    for topic in report.topics:
+        ax.plot(x, report.volume[topic], marker="o", linewidth=1.8, label=topic)
+    ax.set_title("Posts per day by topic")
+    ax.set_ylabel("posts")
+    ax.grid(alpha=0.3)
+    if report.topics:
+        ax.legend(fontsize=8, loc="upper left")
+    if len(x) > 10:
+        ax.set_xticks(range(0, len(x), max(1, len(x) // 8)))
+    out["volume"] = _png(fig)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 2.8))
+    topics = [t for t in report.topics if report.totals.get(t)]
+    shares = [report.negative_by_topic.get(t, 0.0) * 100 for t in topics]
+    ax1.barh(topics, shares, color="#c0392b")
+    ax1.set_xlim(0, 100)
+    ax1.set_title("Negative share by topic (%)")
+    labels = ["opened", "closed", "overdue"]
+    values = [report.cases_opened, report.cases_closed, report.cases_overdue]
+    bars = ax2.bar(labels, values, color=["#2980b9", "#27ae60", "#c0392b"])
+    ax2.bar_label(bars)
+    rate = "n/a" if report.on_time_rate is None else f"{report.on_time_rate:.0%}"
+    ax2.set_title(f"Cases (on time: {rate})")
+    out["cases"] = _png(fig)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _env() -> object:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("yuqing", "templates"),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _context(report: Report, settings: Settings) -> dict[str, object]:
+    tz = settings.tz
+    return {
+        "r": report,
+        "start": report.start.astimezone(tz).strftime("%Y-%m-%d"),
+        "end": (report.end - timedelta(microseconds=1)).astimezone(tz).strftime("%Y-%m-%d"),
+        "period_name": "周报" if report.period == "week" else "月报",
+        "fmt_time": lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else "-",
+        "pct": lambda v: "-" if v is None else f"{v:.0%}",
+    }
+
+
+def render_html(report: Report, settings: Settings) -> str:
+    template = _env().get_template("report.html.j2")  # type: ignore[attr-defined]
+    return str(template.render(**_context(report, settings), charts=charts(report)))
+
+
+def render_text(report: Report, settings: Settings) -> str:
+    template = _env().get_template("report.txt.j2")  # type: ignore[attr-defined]
+    return str(template.render(**_context(report, settings)))
+
+
+def subject(report: Report, settings: Settings) -> str:
+    ctx = _context(report, settings)
+    return f"[舆情{ctx['period_name']}] {report.unit_name} {ctx['start']} ~ {ctx['end']}"
+
+
+def send_report(db: Database, settings: Settings, report: Report, now: datetime) -> int | None:
+    """Enqueue a report for its unit's leaders (or its officers when it names no leader)."""
+    from alerts.outbox import enqueue_message
+
+    if report.unit_id is None:
+        raise ValueError("a report is sent per unit")
+    unit = settings.unit(report.unit_id)
+    recipients = list(unit.leader_emails) or list(unit.emails)
+    if not recipients:
+        log.warning("unit %s has no leader_emails or emails: its report is not sent", unit.id)
+        return None
+    start = report.start.astimezone(settings.tz).date().isoformat()
+    return enqueue_message(
+        db, settings, kind="report", unit_id=unit.id, channel="email", recipients=recipients,
+        subject=subject(report, settings), text=render_text(report, settings), html=render_html(report, settings),
+        dedupe_key=f"report:{report.period}:{unit.id}:{start}", now=now,
+    )
+
+
+def send_scheduled(db: Database, settings: Settings, now: datetime) -> list[int]:
+    """On a Monday, last week's report; on the 1st, last month's: one per unit, once per period."""
+    today = local_date(settings, now)
+    periods: list[Period] = []
+    if settings.ledger.report_weekly and today.weekday() == 0:
+        periods.append("week")
+    if settings.ledger.report_monthly and today.day == 1:
+        periods.append("month")
+    sent: list[int] = []
+    for period in periods:
+        for unit in settings.units:
+            if not (unit.leader_emails or unit.emails):
+                continue
+            report = build_report(db, settings, period, now, unit_id=unit.id, previous=True)
+            delivery = send_report(db, settings, report, now)
+            if delivery is not None:
+                sent.append(delivery)
+    return sent
