@@ -1,0 +1,89 @@
+"""Quality of the shipped rule pack on the labelled development posts (`make bench`).
+
+Reads ../shared/corpus/topics/topics_dev.jsonl (skips visibly when absent) and prints micro
+precision / recall / F1 over (post, topic) pairs, per-topic F1 and negativity accuracy, the same
+way /work/shared/tools/topics_eval.py scores them, separately for the part the rules were written
+against ("tuning", 70%) and a held-back 30% that was not looked at while writing rules. The split
+is fixed by a hash of each post's id, so it never changes between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "topics" / "topics_dev.jsonl"
+
+
+def held_back(post_id: str) -> bool:
+    """The 30% of dev posts kept out of sight while writing rules."""
+    return int(hashlib.sha1(post_id.encode()).hexdigest(), 16) % 10 < 3
+
+
+def score(gold: list[dict[str, Any]], pred: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    neg_ok = 0
+    for g in gold:
+        p = pred[g["id"]]
+        gt, pt = set(g["topics"]), set(p["topics"])
+        for t in pt & gt:
+            tp[t] += 1
+        for t in pt - gt:
+            fp[t] += 1
+        for t in gt - pt:
+            fn[t] += 1
+        neg_ok += p["negative"] == g["negative"]
+    t, f, n = sum(tp.values()), sum(fp.values()), sum(fn.values())
+    precision, recall = t / max(t + f, 1), t / max(t + n, 1)
+    return {
+        "posts": len(gold),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / max(precision + recall, 1e-9),
+        "negativity_accuracy": neg_ok / max(len(gold), 1),
+        "per_topic": {k: 2 * tp[k] / max(2 * tp[k] + fp[k] + fn[k], 1) for k in sorted(set(tp) | set(fp) | set(fn))},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not DEV.exists():
+        print(f"skipped: {DEV} is not present (the labelled corpus lives beside the repo)")
+        return 0
+    from rules.loading import PACK_DIR, build_ruleset
+
+    rs = build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
+    gold = [json.loads(line) for line in DEV.open(encoding="utf-8") if line.strip()]
+    pred: dict[str, dict[str, Any]] = {}
+    for g in gold:
+        a = rs.analyse("", g["text"])
+        pred[g["id"]] = {"topics": [t.topic for t in a.topics], "negative": a.negative}
+    parts = {"tuning (70%)": [g for g in gold if not held_back(g["id"])], "held back (30%)": [g for g in gold if held_back(g["id"])]}
+    if "--tuning-only" in argv:
+        parts.pop("held back (30%)")
+    parts["all dev"] = gold
+    print(f"shipped pack: {len(rs)} rules, {len(rs.topics)} topics; goal precision >= 0.92, recall >= 0.90, negativity >= 0.88")
+    for name, subset in parts.items():
+        s = score(subset, pred)
+        per = " ".join(f"{k}={v:.2f}" for k, v in s["per_topic"].items())
+        print(
+            f"{name:>16}: posts={s['posts']} precision={s['precision']:.3f} recall={s['recall']:.3f} "
+            f"f1={s['f1']:.3f} negativity_accuracy={s['negativity_accuracy']:.3f}"
+        )
+        print(f"{'':>18}{per}")
+    if "--errors" in argv:
+        for g in parts["tuning (70%)"]:
+            p = pred[g["id"]]
+            if set(p["topics"]) != set(g["topics"]) or p["negative"] != g["negative"]:
+                print(g["id"], "gold", g["topics"], g["negative"], "pred", p["topics"], p["negative"], g["text"][:90].replace("\n", " "))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
