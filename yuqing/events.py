@@ -39,8 +39,13 @@ NUM_PERM = 128
 _SEED = 7  # fixed so signatures stored yesterday compare with today's
 _DROP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 # Lines reposting sites add: "来源：XX网", "转载自XX", "责任编辑：XX". They carry no story.
-_BOILER_LINE = re.compile(r"^\s*[【\[(（]?\s*(来源|來源|转载自|轉載自|转自|轉自|稿源|责任编辑|責任編輯|编辑|編輯|作者|原标题|原標題)[】\])）]?\s*[:：]?.{0,40}$")
-SHORT = 12  # shingles: below this a post is judged by its title as well
+# (A line that merely starts so but goes on with the story is kept: "转自XX：<the whole post>".)
+_BOILER_LINE = re.compile(
+    r"^\s*[【\[(（]?\s*(来源|來源|转载自|轉載自|转自|轉自|稿源|责任编辑|責任編輯|编辑|編輯|作者|原标题|原標題)"
+    r"[】\])）]?\s*[:：]?[^。！？!?]{0,24}$"
+)
+SHORT = 12  # shingles: below this a post is too short for a loose threshold
+SHORT_SIMILARITY = 0.8  # what a short post must share with another to be its copy
 
 
 @lru_cache(maxsize=1)
@@ -116,13 +121,14 @@ def similarities(new: Sketch, signatures: np.ndarray, sizes: np.ndarray, title_k
         return np.zeros(0)
     jac = (signatures == new.signature[None, :]).mean(axis=1)
     sim = containment(jac, new.size, sizes)
-    # Very short posts (a feed item's title, a one-line reply) share few shingles with anything:
-    # they are the same story only when their folded titles are the same too.
-    short = np.minimum(sizes, new.size) < SHORT
+    # Very short posts (a feed item's title, a one-line reply) are copies only when nearly all of
+    # them is in the other post, or when their folded titles are the same.
+    smaller = np.minimum(sizes, new.size)
+    short = smaller < SHORT
     if short.any():
         same_title = np.array([bool(new.title_key) and t == new.title_key for t in title_keys])
-        sim = np.where(short, np.where(same_title, np.maximum(sim, 1.0), 0.0), sim)
-    return sim
+        sim = np.where(short, np.where(same_title | (sim >= SHORT_SIMILARITY), np.maximum(sim, same_title * 1.0), 0.0), sim)
+    return np.where(smaller > 0, sim, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
