@@ -56,11 +56,14 @@ _STOP_LINE = re.compile(
     r"猜你喜欢|猜你喜歡|你可能(?:还|還)?(?:想看|喜欢|喜歡|感兴趣|感興趣)|其他人(?:也在看)?|大家都在看|更多(?:新闻|精彩|相关|文章)|"
     r"加载更多|查看更多|网友评论|发表评论|评论区|精彩评论|最新评论|全部评论|文章不错|举报|平台声明|免责声明|版权声明|"
     r"上一篇|下一篇|首页\s*\|?\s*上一页|上一页|下一页)"
+    # ...and little else on the line: "举报人“寻而不得”" is a sub-heading, not the report button.
+    r"(?:[\s:：>》»\]】|]*\S{0,4}|.*\|.*)$"
 )
 _STOP_MAX_CHARS = 40
 # Lines with no words at all: counters, "+1", "×", bullets.
 _NO_WORDS = re.compile(r"^[\d\s+\-×xX|·•.,:：%()（）/\\]*$")
 _ALONE_WORD = re.compile(r"^(?:广告|廣告|关注|關注|收藏|点赞|點讚|举报|不喜欢|播报文章|停止播报|首赞|点赞失败|来自\S{1,8}|发布于\S{0,10})$")
+_SENTENCE = re.compile(r"[，。！？；]")
 _PROSE = re.compile(r"[，。！？；,.!?;]")
 _SHORT_LINE = 12
 _LEAD_DATE = re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
@@ -108,7 +111,8 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
     out: list[str] = []
     norm_title = _squash(title)
     prose_seen = False
-    for raw in lines:
+    lines_list = list(lines)
+    for raw in lines_list:
         line = _tidy(raw)
         if not line:
             continue
@@ -120,12 +124,15 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
                 out.clear()  # everything above the headline is page header
             continue
         is_prose = bool(_PROSE.search(line)) and len(line) > _SHORT_LINE
-        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(line):
+        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(line) and not _SENTENCE.search(line):
             break
         if not prose_seen and not is_prose and (len(line) <= _SHORT_LINE or _LEAD_DATE.search(line)):
             continue
         prose_seen = prose_seen or is_prose
         out.append(line)
+    if not prose_seen:
+        # A page of headings and names (a table of contents): nothing is "before the story".
+        return [ln for ln in (_tidy(r) for r in lines_list) if ln and not _is_furniture(ln)]
     return out
 
 
@@ -179,13 +186,24 @@ def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
     ours_in_theirs = bigram_overlap(a, b)
     theirs_in_ours = bigram_overlap(b, a)
     if theirs_in_ours >= 0.9 and ours_in_theirs < 0.9:
-        # Density found trafilatura's text plus more: keep ours unless "more" is mostly noise,
-        # i.e. more than doubles it.
-        return ours if len(a) <= 2.0 * len(b) else theirs
+        # Density found trafilatura's text plus more. Inside trafilatura's first and last line the
+        # extra lines are short paragraphs it dropped; outside them, mostly page furniture.
+        return _between(ours, theirs[0], theirs[-1])
     if ours_in_theirs >= 0.9:
         return theirs if len(b) <= 2.0 * len(a) else ours
     # They disagree on what the story is: prefer the one with more prose.
     return ours if _prose_chars(ours) >= _prose_chars(theirs) else theirs
+
+
+def _between(lines: list[str], first: str, last: str) -> list[str]:
+    start = next((i for i, ln in enumerate(lines) if _same_line(ln, first)), 0)
+    end = next((i for i in range(len(lines) - 1, start - 1, -1) if _same_line(lines[i], last)), len(lines) - 1)
+    return lines[start : end + 1]
+
+
+def _same_line(a: str, b: str) -> bool:
+    ka, kb = _squash(a)[:12], _squash(b)[:12]
+    return bool(ka) and (ka == kb or (len(kb) >= 6 and kb in _squash(a)))
 
 
 def _prose_chars(lines: list[str]) -> int:
