@@ -165,13 +165,11 @@ class Daemon:
 
     def reload(self) -> bool:
         """Re-read settings and rules; on any problem keep the running configuration."""
-        from yuqing.config import load_settings
         from yuqing.errors import YuqingError
 
         problems: list[str] = []
         try:
-            live = load_settings(self.config_path)
-            ruleset = validate_rules(live)
+            live, ruleset = load_validated(self.config_path)
             if live.database_url() != self.live_settings.database_url():
                 raise ChangeNeedsRestart("the database changed: restart the daemon to use the new one")
             if live.daemon.listen != self.live_settings.daemon.listen:
@@ -495,10 +493,12 @@ class Daemon:
 
         limit = self.settings.daemon.stop_timeout.total_seconds()
         deadline = time.monotonic() + limit
+        stop_at = datetime.now(UTC)
         log.info("stopping: no new work; waiting up to %.0fs for running jobs", limit)
         assert self._scheduler is not None
         self._scheduler.pause()
         self._write_state()
+        flights = jobs.in_flight(self.db, self.started_at)
         if not self._wait_idle(time.monotonic() + limit / 2):
             children = crawl_children()
             if children:
@@ -507,23 +507,25 @@ class Daemon:
                 if not self._wait_idle(min(deadline - 1.0, time.monotonic() + 3.0)):
                     _kill(crawl_children(), signal.SIGKILL)
             self._wait_idle(deadline - 1.0)
-        abandoned = jobs.abandon_runs_since(self.db, self.started_at, datetime.now(UTC))
+        abandoned = jobs.abandon(self.db, flights, stop_at, datetime.now(UTC))
         if abandoned:
             log.warning(
                 "stopping: %d crawl runs recorded as abandoned; they are redone at the next start", abandoned
             )
-        with self._running_lock:
-            still = sorted(self._running)
         self._scheduler.shutdown(wait=False)
         if self._http:
             self._http.stop()
-        if still:
+        if self.busy():
             log.warning(
                 "stopped with jobs still running (%s): their work is redone at the next start",
-                ", ".join(still),
+                ", ".join(self.busy()),
             )
         log.info("yuqing daemon stopped")
         return 0
+
+    def busy(self) -> list[str]:
+        with self._running_lock:
+            return sorted(self._running)
 
     def _wait_idle(self, until: float) -> bool:
         while time.monotonic() < until:
@@ -548,8 +550,22 @@ def validate_rules(settings: Any) -> Any:
 
 
 def load_validated(config_path: str) -> tuple[Any, Any]:
-    """Settings and rules for a start: any problem stops the start with its exit code."""
-    from yuqing.config import load_settings
+    """Settings and rules, both validated; raises ConfigError (exit 2) or RuleError (exit 1).
 
-    settings = load_settings(config_path)
+    A broken rule file first shows up as settings naming a topic that "does not exist" (its file
+    could not be read); the rule file's own located problem is then reported with it, so the
+    operator sees the cause and not only the symptom.
+    """
+    from yuqing.config import load_settings
+    from yuqing.errors import ConfigError, RuleError
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        try:
+            validate_rules(load_settings(config_path, check_topics=False))
+        except (ConfigError, RuleError) as rules_exc:
+            extra = [p for p in rules_exc.problems if p not in exc.problems]
+            raise ConfigError(extra + exc.problems) from None
+        raise
     return settings, validate_rules(settings)

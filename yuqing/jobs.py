@@ -266,7 +266,8 @@ def report_source_problems(settings: Settings, db: Database, now: datetime, skip
             subject=f"[yuqing] source problem: {row.source_id}",
             text=text,
             html=None,
-            dedupe_key=f"source-problem:{row.source_id}:{since.isoformat()}",
+            # the crawler's own report uses the same key, so a problem is told once whoever tells it
+            dedupe_key=f"source-problem:{row.source_id}:{since:%Y%m%dT%H%M%S}",
             now=now,
         )
         with db.session() as s:
@@ -332,20 +333,55 @@ def prune(settings: Settings, db: Database, now: datetime) -> tuple[int, int]:
     return posts, int(runs or 0)
 
 
-def abandon_runs_since(db: Database, since: datetime, now: datetime) -> int:
-    """Crawl runs this process started and left running (their process was killed at stop): abandoned.
+@dataclass(frozen=True)
+class InFlight:
+    """A crawl run in progress when the daemon began to stop, and its source's health before it."""
 
-    Posts a killed crawl stored are whole rows (each stored with its matches in one transaction) and
-    stay; the rest of its work is redone, because the daemon crawls a source with an abandoned last
-    run at once when it starts (`scheduler.Daemon._first_crawls`).
-    """
+    run_id: int
+    source_id: str
+    health: tuple[tuple[str, Any], ...]
+
+
+_HEALTH_FIELDS = ("last_crawl_at", "consecutive_failures", "last_error", "status", "problem", "problem_since")
+
+
+def in_flight(db: Database, since: datetime) -> list[InFlight]:
+    """The crawl runs started since `since` that are still running."""
     with db.session() as s:
-        n = s.execute(
-            CrawlRun.__table__.update()
-            .where(CrawlRun.status == "running", CrawlRun.started_at >= since)
-            .values(status="abandoned", finished_at=now, error="abandoned: the daemon stopped while it ran")
-        ).rowcount
-    return int(n or 0)
+        runs = list(
+            s.scalars(select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.started_at >= since))
+        )
+        out = []
+        for run in runs:
+            state = s.get(SourceState, run.source_id)
+            health = tuple((f, getattr(state, f)) for f in _HEALTH_FIELDS) if state is not None else ()
+            out.append(InFlight(run.id, run.source_id, health))
+    return out
+
+
+def abandon(db: Database, flights: list[InFlight], since: datetime, now: datetime) -> int:
+    """Record the runs the daemon ended at stop as abandoned, not as failures of their source.
+
+    Their crawl process was killed, so `crawler.run` recorded a failure; that is the daemon's doing,
+    not the site's, so the source's health goes back to what it was before the run (its failure
+    count, its last crawl time, so that the source is due again and the work is redone). Posts the
+    run stored are whole rows, each stored with its matches, and stay.
+    """
+    n = 0
+    with db.session() as s:
+        for flight in flights:
+            run = s.get(CrawlRun, flight.run_id)
+            if run is None or run.status == "ok" or (run.finished_at is not None and run.finished_at < since):
+                continue
+            run.status = "abandoned"
+            run.finished_at = run.finished_at or now
+            run.error = "abandoned: the daemon stopped while it ran; redone at the next start"
+            state = s.get(SourceState, flight.source_id)
+            if state is not None and flight.health:
+                for name, value in flight.health:
+                    setattr(state, name, value)
+            n += 1
+    return n
 
 
 def abandon_stale_runs(settings: Settings, db: Database, now: datetime) -> int:

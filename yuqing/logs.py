@@ -122,6 +122,9 @@ def setup_logging(settings: Settings, verbose: int = 0, quiet: bool = False) -> 
     base = logging.WARNING if quiet else logging.INFO
     root.setLevel(logging.DEBUG if verbose >= 2 else (logging.INFO if verbose else base))
     # Third-party chatter stays at warnings unless asked for.
-    for noisy in ("apscheduler.executors", "apscheduler.scheduler", "alembic", "urllib3"):
+    for noisy in ("alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # The daemon logs skipped and missed runs itself, once and in its own words (and counts them).
+    for name in ("apscheduler.executors", "apscheduler.scheduler"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
     return redactor

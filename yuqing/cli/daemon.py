@@ -107,10 +107,19 @@ def cmd_daemon(app: Any, args: argparse.Namespace) -> int:
         _wait_for_lock(lock)
     else:
         lock.acquire()
+    daemon = Daemon(app.config_path, settings, app.db, lock, verbose=app.verbose)
     try:
-        return Daemon(app.config_path, settings, app.db, lock, verbose=app.verbose).run(ruleset)
+        code = daemon.run(ruleset)
     finally:
         lock.release()
+    if daemon.busy():
+        # A job stuck past the stop timeout (a hung mail server, say) must not hold the exit: the
+        # interpreter would wait for its thread. Its work is redone, the outbox recovers 'sending'.
+        import logging
+
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 def _wait_for_lock(lock: Any) -> None:
