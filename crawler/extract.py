@@ -32,7 +32,17 @@ from lxml.html import HtmlElement
 from crawler.dates import parse_date
 from crawler.extract_blocks import Block, blocks, prune
 from crawler.extract_body import choose_body, clean_lines, density_blocks
-from crawler.extract_byline import author_in, byline_window, find_title, page_date, title_from_page
+from crawler.extract_byline import (
+    EDITOR_PATTERNS,
+    EXPLICIT_PATTERNS,
+    WRITER_PATTERNS,
+    author_in,
+    byline_window,
+    clean_name,
+    find_title,
+    page_date,
+    title_from_page,
+)
 from crawler.extract_meta import read_meta
 from crawler.extract_select import select, select_text
 
@@ -82,11 +92,7 @@ def extract_article(
 
     published_at = _published_at(root, meta.dates, page_blocks, title_index, body_index, url, now, tz, selectors)
 
-    author = select_text(root, selectors["author"]) if selectors.get("author") else None
-    tail = text_lines[-3:] if text_lines else []
-    author = author or author_in(window_lines) or _meta_author(meta.authors) or author_in(
-        _raw_tail(page_blocks, text_lines))
-    del tail
+    author = _author(root, selectors, window_lines, text_lines, page_blocks, meta.authors)
     return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
 
 
@@ -157,14 +163,27 @@ def _url_date(url: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     return parse_date(f"{m['y']}-{m['m']}-{m['d']}", now=now, tz=tz)
 
 
-def _meta_author(authors: tuple[str, ...]) -> str | None:
-    from crawler.extract_byline import _clean_name
-
-    for raw in authors:
-        name = _clean_name(raw)
-        if name:
-            return name
-    return None
+def _author(root: HtmlElement, selectors: Mapping[str, str], window_lines: list[str], text_lines: list[str],
+            page_blocks: list[Block], meta_authors: tuple[str, ...]) -> str | None:
+    """Selector, then credits around the headline and the story's ends, then <meta>, then any
+    explicit credit on the page, then the editor."""
+    if selectors.get("author"):
+        found = select_text(root, selectors["author"])
+        if found:
+            return found
+    near = [*window_lines, *text_lines[:2], *_raw_tail(page_blocks, text_lines)]
+    page_lines = [b.text for b in page_blocks]
+    # "记者" in a long paragraph is usually prose ("记者了解到"); in a short line, a credit. Link
+    # lists (sidebars, related stories) credit other stories' authors.
+    short_lines = [b.text for b in page_blocks if len(b.text) <= 50 and b.link_density < 0.5]
+    return (
+        author_in(near)
+        or author_in(page_lines, EXPLICIT_PATTERNS)
+        or author_in(short_lines)
+        # CMSs often fill <meta name="author"> with the editor or the site; visible credits first.
+        or next((n for n in map(clean_name, meta_authors) if n), None)
+        or author_in([*near, *page_lines], EDITOR_PATTERNS)
+    )
 
 
 def _raw_tail(page_blocks: list, text_lines: list[str]) -> list[str]:

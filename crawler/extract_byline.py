@@ -32,17 +32,31 @@ _DATE_LABEL = re.compile(r"发布|发表|时间|日期|更新|来源|稿源|编�
 _NAME = r"[\u4e00-\u9fa5·]{2,4}"
 _NAMES = rf"{_NAME}(?:[ \u3000、,，]+{_NAME})*"
 _AFTER_NAME = r"(?=$|[\s）)】\]|/]|发自|报道|摄|通讯员|实习生|本报|来源|编辑|责任|[，,。；;：:])"
-# Bylines in order of trust: an explicit author, reporters, a writer credit, then the editor.
-# The CWCE convention, which readers share, is that a page naming only its editor is "by" them.
-_AUTHOR_PATTERNS = (
-    re.compile(r"(?:作者|撰文|文)\s*[:：/]\s*\[?\s*(?P<name>[^\s\]|,，。:：;；()（）]{2,20})"),
-    re.compile(rf"(?:记者|通讯员|实习生)\s*[:：]?\s*(?P<name>{_NAMES}){_AFTER_NAME}"),
+_HANDLE = r"[^\s\]|,，。:：;；()（）【】]{2,20}"
+
+# Credits that name the writer, in order of trust.
+WRITER_PATTERNS = (
+    re.compile(rf"(?:作者|撰文|文|来稿)\s*[:：/]\s*\[?\s*(?P<name>{_NAMES}{_AFTER_NAME}|{_HANDLE})"),
+    re.compile(rf"(?:记者|通讯员|实习生|评论员)\s*[:：]?\s*(?P<name>{_NAMES}){_AFTER_NAME}"),
+    re.compile(rf"[（(]\s*(?P<name>{_NAMES})\s+\S{{2,6}}报道\s*[）)]"),
+    re.compile(rf"[（(][^（()）]{{0,12}}(?:记者|通讯员)\s*(?P<name>{_NAMES})\s*[）)]"),
     re.compile(r"本[帖贴]由\s*(?P<name>\S{2,20}?)\s*于"),
+    re.compile(r"由\s*(?P<name>\S{2,20}?)\s*张贴"),
     re.compile(r"(?P<name>[\w&.\-\u4e00-\u9fa5]{2,20})\s*发表于"),
-    re.compile(r"(?:楼主|发帖人|博主)\s*[:：]\s*(?P<name>[^\s|,，]{2,20})"),
-    re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<name>[^\s\]|,，。:：;；()（）】]{2,12})"),
+    re.compile(rf"(?:楼主|发帖人|博主)\s*[:：]\s*(?P<name>{_HANDLE})"),
+    re.compile(rf"(?:发布时间|发表时间)\s*[:：]?\s*[\d/:\- ]+\s+by\s+(?P<name>{_HANDLE})"),
 )
-_NOT_A_NAME = re.compile(r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名)$|网$|报$|社$|台$|频道$|中心$")
+# Credits that only a byline carries; safe to look for anywhere on the page.
+EXPLICIT_PATTERNS = tuple(p for i, p in enumerate(WRITER_PATTERNS) if i != 1)
+# The editor, for pages that credit nobody else (the CWCE annotators read such pages as "by" them).
+EDITOR_PATTERNS = (
+    re.compile(rf"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<name>{_HANDLE})"),
+)
+_NOT_A_NAME = re.compile(
+    r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
+    # Words that follow 记者 in prose ("记者了解到", "记者近日从…获悉") are not names.
+    r"了|到|获悉|得知|证实|采访|近日|日前|发现|看到|注意|调查|走访|来到|表示|询问|联系|本文|从|在|^的|\d{3}"
+)
 
 
 @dataclass(frozen=True)
@@ -54,24 +68,48 @@ class Byline:
 
 
 def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Sequence[str]) -> tuple[str, int | None]:
-    """The headline and its block index: the heading that <title> or og:title starts with."""
-    refs = [_squash(t) for t in (*meta_titles, page_title) if t.strip()]
-    best: tuple[int, int] | None = None  # (length, index)
+    """The headline and its block index: the line that <title> or og:title starts with.
+
+    <title> usually reads "headline_channel_site"; the headline is the visible line it starts with
+    (or, for a heading element, contains). Without one, the declared title minus its site suffix.
+    """
+    declared = [t for t in (*meta_titles, page_title) if t.strip()]
+    refs = [_squash(t) for t in declared]
+    cores = [_squash(strip_site_suffix(t)) for t in declared]
+    longest_core = max((len(c) for c in cores), default=0)
+    best: tuple[int, int] | None = None  # (score, index)
     for i, block in enumerate(page_blocks):
         text = _squash(block.text)
-        if len(text) < 4 or len(text) > 80 or block.link_density > 0.5:
+        # A headline may be a link to itself; any other link-heavy line is navigation.
+        if len(text) < 4 or len(text) > 80 or (block.link_density > 0.5 and not block.heading):
             continue
-        if any(text == ref or (ref.startswith(text) or text in ref) for ref in refs):
-            score = len(text) + (20 if block.heading else 0)
-            if best is None or score > best[0]:
-                best = (score, i)
+        if text in cores:
+            score = 60  # the declared title without its site suffix: the headline itself
+        elif text in refs:
+            score = 40
+        elif any(ref.startswith(text) for ref in refs):
+            score = 30
+        elif block.heading and len(text) >= 6 and any(text in ref for ref in refs):
+            score = 0
+        else:
+            continue
+        score += min(len(text), longest_core) + (20 if block.heading else 0)
+        if best is None or score > best[0]:
+            best = (score, i)
     if best is not None:
         return page_blocks[best[1]].text.strip(), best[1]
-    for t in meta_titles:
+    for t in (*meta_titles, page_title):
         if t.strip():
-            return t.strip(), None
-    parts = [p for p in _TITLE_SEPARATORS.split(page_title.strip()) if p]
-    return (max(parts[:2], key=len) if parts else ""), None
+            return strip_site_suffix(t), None
+    return "", None
+
+
+def strip_site_suffix(title: str) -> str:
+    """"标题_频道_网站" -> "标题": the first part, unless it is the short one (a site prefix)."""
+    parts = [p for p in _TITLE_SEPARATORS.split(title.strip()) if p.strip()]
+    if len(parts) < 2:
+        return title.strip()
+    return parts[0] if len(parts[0]) >= len(parts[1]) or len(parts[0]) >= 8 else parts[1]
 
 
 def byline_window(page_blocks: Sequence[Block], title_index: int | None) -> list[Block]:
@@ -121,18 +159,21 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
     return best[1] if best else None
 
 
-def author_in(lines: Sequence[str]) -> str | None:
-    """The first credited person in these lines, by the order of `_AUTHOR_PATTERNS`."""
-    for pattern in _AUTHOR_PATTERNS:
+def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER_PATTERNS) -> str | None:
+    """The first credited person in these lines, by the order of `patterns`."""
+    for pattern in patterns:
         for line in lines:
             for m in pattern.finditer(line):
-                name = _clean_name(m["name"])
+                raw = m["name"]
+                if line.startswith("报道", m.end("name")) and " " in raw.strip():
+                    raw = raw.strip().rsplit(" ", 1)[0]  # "记者 彭冲 山东冠县报道": the last word is a place
+                name = clean_name(raw)
                 if name:
                     return name
     return None
 
 
-def _clean_name(raw: str) -> str | None:
+def clean_name(raw: str) -> str | None:
     name = re.sub(r"[\s\u3000、,，]+", " ", raw).strip(" []【】")
     if not name or _NOT_A_NAME.search(name):
         return None
