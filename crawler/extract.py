@@ -35,7 +35,6 @@ from crawler.extract_body import choose_body, clean_lines, density_blocks
 from crawler.extract_byline import (
     EDITOR_PATTERNS,
     EXPLICIT_PATTERNS,
-    WRITER_PATTERNS,
     author_in,
     byline_window,
     clean_name,
