@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-POINTS = ("planned", "claimed", "sent", "marked")
+POINTS = ("planning", "planned", "claimed", "sent", "marked")
 
 
 def checkpoint(name: str) -> None:

@@ -8,6 +8,7 @@ skipped on a retry; a recipient refused for good (5xx) is reported, not retried;
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.headerregistry import Address
@@ -80,7 +81,7 @@ class EmailChannel:
             if self.smtp.starttls:
                 conn.starttls(context=self._context())
         if self.smtp.username:
-            conn.login(self.smtp.username, self.smtp.password or "")
+            _login(conn, self.smtp.username, self.smtp.password or "")
         return conn
 
     def send(self, message: Outgoing, progress: Progress) -> Result:
@@ -124,6 +125,25 @@ class EmailChannel:
         if len(gone) == len(todo) and not message.done:
             return Result("permanent", f"mail server {self.where} refused every recipient: {detail}", refused=gone)
         return Result("sent", f"refused for good: {detail}", refused=gone)
+
+
+def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN (RFC 4616) when offered, else smtplib's own choice.
+
+    Sent by hand because smtplib encodes credentials as ASCII (PLAIN carries UTF-8, e.g. a password
+    "密码2024"), and because after a refused PLAIN smtplib goes on to try LOGIN with the same wrong
+    password, which some servers answer by waiting until the connection times out.
+    """
+    conn.ehlo_or_helo_if_needed()
+    if not conn.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    if "PLAIN" not in conn.esmtp_features["auth"].upper().split():
+        conn.login(user, password)
+        return
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, resp = conn.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _text(value: bytes | str) -> str:

@@ -206,9 +206,11 @@ def _plan(
                     drafts.append(draft)
                     if store:
                         ids.append(_store(session, settings, draft, now))
-                        checkpoint("planned")
+                        checkpoint("planning")  # rows written, not yet committed
                     else:
                         session.rollback()
+                if store:
+                    checkpoint("planned")
             except IntegrityError:
                 # Another process planned the same matches on this channel first; its delivery carries them.
                 log.info("unit %s channel %s: planned concurrently elsewhere", unit.id, target.name)
