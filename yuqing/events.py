@@ -203,7 +203,8 @@ def cluster_posts(
                 .where(PostRow.thread_url.in_(threads), PostRow.event_id.is_not(None))
                 .group_by(PostRow.thread_url)
             ):
-                thread_events[url] = eid
+                if url is not None and eid is not None:
+                    thread_events[url] = eid
         touched: set[int] = set()
         for post in posts:
             sk = sketch(post.title or post.thread_title or "", post.text, cfg.shingle)

@@ -404,7 +404,7 @@ def on_time_rate(cases: list[CaseView], settings: Settings) -> float | None:
     done = [c for c in cases if c.resolved_at is not None]
     if not done:
         return None
-    ok = sum(1 for c in done if local_date(settings, c.resolved_at) <= c.resolve_due)  # type: ignore[arg-type]
+    ok = sum(1 for c in done if c.resolved_at is not None and local_date(settings, c.resolved_at) <= c.resolve_due)
     return ok / len(done)
 
 

@@ -162,8 +162,8 @@ def follow_up(db: Database, settings: Settings, now: datetime) -> list[int]:
         log.warning("crawler.run.recheck is not available: replied cases are not followed up")
         return []
     with db.session() as s:
-        due = [
-            (c.id, c.event_id)
+        due: list[tuple[int, int]] = [
+            (c.id, c.event_id)  # type: ignore[misc]  # event_id IS NOT NULL in the query
             for c in s.scalars(
                 select(CaseRow).where(
                     CaseRow.status != "closed",

@@ -59,3 +59,19 @@ def test_coverage_shows_gaps(db_url, tmp_path, capsys) -> None:
     assert "sources no unit watches: tieba" in out and "sources watched by fewer than 2 unit(s): county-news, city-forum" in out
     db = open_database(load_settings(str(path)).database_url())
     db.dispose()
+
+
+def test_a_misspelt_ledger_key_is_located(db_url, tmp_path) -> None:
+    import pytest
+
+    from yuqing.errors import ConfigError
+
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(db_url) + "ledger:\n  limits:\n    high: {response_days: 1, resolve_days: 0}\n"
+                    "trends:\n  spike_pvalue: 0.01\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(str(path))
+    shown = err.value.show()
+    assert f"{path}:" in shown
+    assert "ledger.limits.high.resolve_days" in shown
+    assert "unknown key 'spike_pvalue' (did you mean \"spike_p\"?)" in shown
