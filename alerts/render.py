@@ -63,7 +63,7 @@ def _environment(override: str | None) -> Environment:
     loaders.append(FileSystemLoader(str(TEMPLATES)))
     env = Environment(
         loader=ChoiceLoader(loaders),
-        autoescape=lambda name: bool(name) and name.endswith(".html"),
+        autoescape=lambda name: name is not None and name.endswith(".html"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
