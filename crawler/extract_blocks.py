@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import opencc
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -135,3 +136,11 @@ def blocks(root: HtmlElement) -> list[Block]:
     walk(root, False)
     flush()
     return out
+
+
+_T2S = opencc.OpenCC("t2s")
+
+
+def fold(line: str) -> str:
+    """Traditional to Simplified, so that 責任編輯 and 相關新聞 meet the same patterns as 责任编辑."""
+    return line if line.isascii() else _T2S.convert(line)

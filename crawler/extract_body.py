@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 from lxml.html import HtmlElement
 
-from crawler.extract_blocks import Block, blocks
+from crawler.extract_blocks import Block, blocks, fold
 
 # A block is prose when it has sentence punctuation and at most this share of link text.
 _PROSE_MAX_LINK_DENSITY = 0.3
@@ -35,7 +35,7 @@ _FURNITURE_LINE = re.compile(
     r"打印|关闭|字号|字体|返回|上一篇|下一篇|上一页|下一页|相关新闻|相关阅读|相关链接|相关文章|延伸阅读|"
     r"推荐阅读|热点推荐|热门推荐|更多|点击|扫一扫|扫描二维码|微信扫|发布时间|发布日期|发表时间|"
     r"时间|日期|阅读|浏览|点击数|评论|我来说两句|网友评论|声明|免责声明|版权声明|当前位置|您的位置|"
-    r"位置)"
+    r"位置|楼主|发帖人)"
     r"\s*[:：】\]）)>]?",
     re.IGNORECASE,
 )
@@ -62,7 +62,11 @@ _STOP_LINE = re.compile(
 _STOP_MAX_CHARS = 40
 # Lines with no words at all: counters, "+1", "×", bullets.
 _NO_WORDS = re.compile(r"^[\d\s+\-×xX|·•.,:：%()（）/\\]*$")
-_ALONE_WORD = re.compile(r"^(?:广告|廣告|关注|關注|收藏|点赞|點讚|举报|不喜欢|播报文章|停止播报|首赞|点赞失败|来自\S{1,8}|发布于\S{0,10})$")
+_ALONE_WORD = re.compile(
+    r"^(?:广告|关注|收藏|点赞|举报|不喜欢|播报文章|停止播报|首赞|点赞失败|来自\S{1,8}|发布于\S{0,10}|"
+    r"微信|微博|QQ|QQ空间|朋友圈|豆瓣|人人网|新浪微博|腾讯微博|复制链接)$",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"[，。！？；]")
 _PROSE = re.compile(r"[，。！？；,.!?;]")
 _SHORT_LINE = 12
@@ -116,7 +120,9 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         line = _tidy(raw)
         if not line:
             continue
-        line = _EDITOR_TAIL.sub("", line).strip()
+        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(fold(line)) and not _SENTENCE.search(line):
+            break
+        line = _without_editor_tail(line)
         if not line or _is_furniture(line):
             continue
         if norm_title and _squash(line) == norm_title:
@@ -124,8 +130,6 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
                 out.clear()  # everything above the headline is page header
             continue
         is_prose = bool(_PROSE.search(line)) and len(line) > _SHORT_LINE
-        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(line) and not _SENTENCE.search(line):
-            break
         if not prose_seen and not is_prose and (len(line) <= _SHORT_LINE or _LEAD_DATE.search(line)):
             continue
         prose_seen = prose_seen or is_prose
@@ -134,6 +138,14 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         # A page of headings and names (a table of contents): nothing is "before the story".
         return [ln for ln in (_tidy(r) for r in lines_list) if ln and not _is_furniture(ln)]
     return out
+
+
+def _without_editor_tail(line: str) -> str:
+    folded = fold(line)
+    m = _EDITOR_TAIL.search(folded)
+    if m is None or len(folded) != len(line):
+        return line
+    return line[: m.start()].strip()
 
 
 def _tidy(raw: str) -> str:
@@ -146,6 +158,7 @@ def _tidy(raw: str) -> str:
 
 
 def _is_furniture(line: str) -> bool:
+    line = fold(line)
     if len(line) <= _FURNITURE_MAX_CHARS and _FURNITURE_LINE.match(line):
         return True
     if len(line) <= _COPYRIGHT_MAX_CHARS and _COPYRIGHT.search(line):
@@ -190,6 +203,11 @@ def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
         # extra lines are short paragraphs it dropped; outside them, mostly page furniture.
         return _between(ours, theirs[0], theirs[-1])
     if ours_in_theirs >= 0.9:
+        if len(theirs) == 1 < len(ours) and theirs_in_ours >= 0.7:
+            return ours  # trafilatura's fallback ran the paragraphs together
+        if theirs_in_ours >= 0.9:
+            # The same text both ways: keep the one that kept the paragraphs apart.
+            return ours if len(ours) > len(theirs) else theirs
         return theirs if len(b) <= 2.0 * len(a) else ours
     # They disagree on what the story is: prefer the one with more prose.
     return ours if _prose_chars(ours) >= _prose_chars(theirs) else theirs

@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 from lxml.html import HtmlElement
 
 from crawler.dates import find_dates
-from crawler.extract_blocks import Block
+from crawler.extract_blocks import Block, fold
 
 # How far from the headline a byline may sit, in blocks.
 _BEFORE_TITLE = 3
 _AFTER_TITLE = 12
 # A line longer than this with several commas is prose that mentions a date, not a byline.
 _BYLINE_MAX_CHARS = 80
-_DIGIT_DATE = re.compile(r"\d{1,4}\s*[-/.年月]\s*\d{1,2}")
+_DIGIT_DATE = re.compile(r"\d{1,4}\s*[-/.年月]\s*\d{1,2}|[\d半几]\s*(?:秒|分钟|个?小时|天)前|刚刚|刚才|今天|昨天|前天")
 # Site-name separators in <title>: "标题_频道_网站", "标题 - 网站", "标题|网站".
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|--|—|–|\s-\s|-{1,2}(?=[^\d]))\s*")
 _DATE_LABEL = re.compile(r"发布|发表|时间|日期|更新|来源|稿源|编辑|作者|记者")
@@ -52,6 +52,7 @@ EXPLICIT_PATTERNS = tuple(p for i, p in enumerate(WRITER_PATTERNS) if i != 1)
 EDITOR_PATTERNS = (
     re.compile(rf"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<name>{_HANDLE})"),
 )
+_LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
 _NOT_A_NAME = re.compile(
     r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
     # Words that follow 记者 in prose ("记者了解到", "记者近日从…获悉") are not names.
@@ -134,9 +135,10 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
         if len(block.text) > _BYLINE_MAX_CHARS and block.punctuation > 3:
             continue  # prose mentioning a date, not a byline
         for found in find_dates(block.text, now=now, tz=tz):
-            if found.relative or (not found.has_time and found.yearless):
+            if not found.has_time and found.yearless:
                 continue  # "6月21日" in a byline is rare, in prose common
-            score = 0.0
+            # "3分钟前" is how forums and feeds date posts, but comments use it too: less trust.
+            score = -2.0 * found.relative
             score += 4 * found.has_time
             score += 4 * bool(_DATE_LABEL.search(block.text))
             score += 4 * (found.end - found.start) / max(1, len(block.text))
@@ -163,9 +165,11 @@ def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER
     """The first credited person in these lines, by the order of `patterns`."""
     for pattern in patterns:
         for line in lines:
-            for m in pattern.finditer(line):
-                raw = m["name"]
-                if line.startswith("报道", m.end("name")) and " " in raw.strip():
+            folded = fold(line)
+            for m in pattern.finditer(folded):
+                # Match on the Simplified fold, keep the name as written when the fold kept offsets.
+                raw = line[m.start("name") : m.end("name")] if len(folded) == len(line) else m["name"]
+                if folded.startswith("报道", m.end("name")) and " " in raw.strip():
                     raw = raw.strip().rsplit(" ", 1)[0]  # "记者 彭冲 山东冠县报道": the last word is a place
                 name = clean_name(raw)
                 if name:
@@ -174,7 +178,12 @@ def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER
 
 
 def clean_name(raw: str) -> str | None:
-    name = re.sub(r"[\s\u3000、,，]+", " ", raw).strip(" []【】")
+    """A credited name as written, or None for words that only sit where names do."""
+    words = re.sub(r"[\s\u3000、,，]+", " ", raw).strip(" []【】").split(" ")
+    # "作者：张三 浏览次数：12": the byline's next label is not a second name.
+    while len(words) > 1 and _LABEL_WORD.search(words[-1]):
+        words.pop()
+    name = " ".join(words)
     if not name or _NOT_A_NAME.search(name):
         return None
     return name
