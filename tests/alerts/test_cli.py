@@ -89,3 +89,45 @@ def test_an_unknown_unit_is_one_clear_error(tmp_path, smtp, capsys):
     settings, _ = prepare(tmp_path, smtp.port)
     assert run(settings, "digest", "send", "--unit", "zbb") == 2
     assert 'no unit \'zbb\' (did you mean "zzb"?)' in capsys.readouterr().err
+
+
+def test_send_says_what_is_held_by_quiet_hours_and_weekends(tmp_path, smtp, capsys):
+    import time_machine
+
+    db_url = f"sqlite:///{tmp_path / 'y.db'}"
+    units = (
+        "  - {id: zzb, name: 组织部, emails: [officer@example.org], topics: [cadre_appointment], quiet_hours: '22:00-07:00'}\n"
+        "  - {id: nyb, name: 农业农村局, emails: [nongye@example.org], topics: [village_affairs], weekends: false}\n"
+    )
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(settings_yaml(db_url, smtp_port=smtp.port, units=units), encoding="utf-8")
+    db = open_database(db_url)
+    add_post(db, PostSpec("干部公示", "干部", ["干部"], matches=[("zzb", "cadre_appointment", "medium")]))
+    add_post(db, PostSpec("村务公开栏长期未更新", "村务", ["村务"], matches=[("nyb", "village_affairs", "medium")]))
+    with time_machine.travel("2026-11-28 23:30 +08:00", tick=False):  # a Saturday night in Shanghai
+        assert run(settings, "digest", "send") == 0
+    out = capsys.readouterr().out
+    assert "unit nyb: no digest on a weekend" in out
+    assert "(zzb · email) is held until 2026-11-29 07:00" in out
+    assert smtp.messages == []
+
+
+def test_a_second_sender_does_not_touch_what_the_first_is_sending(tmp_path, db_url, smtp):
+    from alerts.outbox import plan_digests, send_pending
+    from alerts.sendlock import SenderLock
+
+    from .factory import NOW, make_settings
+
+    st = make_settings(tmp_path, settings_yaml(db_url, smtp_port=smtp.port, units=UNITS))
+    db = open_database(db_url)
+    add_post(db, PostSpec("干部公示", "干部", ["干部"], matches=[("zzb", "cadre_appointment", "medium")]))
+    plan_digests(db, st, NOW)
+    first = SenderLock(db)
+    assert first.acquire()
+    try:
+        report = send_pending(db, st, NOW)
+        assert report.sent == 0 and "another yuqing process is sending" in report.errors[0]
+        assert smtp.messages == []
+    finally:
+        first.release()
+    assert send_pending(db, st, NOW).sent == 1

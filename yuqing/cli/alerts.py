@@ -45,15 +45,20 @@ def cmd_preview(app: Any, args: argparse.Namespace) -> int:
     drafts = [d for d in preview_digests(app.db, app.settings, _now(), args.unit) if d.channel == "email"] or [
         d for d in preview_digests(app.db, app.settings, _now(), args.unit)
     ]
+    _weekend_notes(app, args.unit)
     if not drafts:
         print("no new matches: no digest would be sent")
         return 0
+    others = [d for d in preview_digests(app.db, app.settings, _now(), args.unit) if d.channel != "email"]
     for d in drafts:
         print(f"=== unit {d.unit_id} · channel {d.channel} · {len(d.match_ids)} matches")
         if d.recipients:
             print(f"To: {', '.join(d.recipients)}")
         print(f"Subject: {d.subject}\n")
         print(d.text if not d.parts or d.channel == "email" else "\n---\n".join(d.parts))
+    for d in others:
+        if drafts and drafts[0].channel == "email":
+            print(f"also to {d.unit_id} · {d.channel}: {len(d.parts)} part(s), largest {max(len(p.encode()) for p in d.parts)} bytes")
     if args.html:
         with_html = [d for d in drafts if d.html]
         for d in with_html:
@@ -65,6 +70,31 @@ def cmd_preview(app: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _weekend_notes(app: Any, unit_ids: list[str] | None) -> None:
+    from alerts.timing import weekend
+
+    if not weekend(_now(), app.settings.tz):
+        return
+    for u in app.settings.units:
+        if not u.weekends and (unit_ids is None or u.id in unit_ids):
+            print(f"unit {u.id}: no digest on a weekend (weekends: false); its matches wait for Monday")
+
+
+def _held_notes(app: Any, now: datetime, unit_ids: list[str] | None) -> None:
+    """Deliveries planned but held (quiet hours): say until when, so nothing looks lost."""
+    from sqlalchemy import select
+
+    from yuqing.storage import DeliveryRow
+
+    with app.db.session() as session:
+        q = select(DeliveryRow).where(DeliveryRow.state == "pending", DeliveryRow.attempts == 0, DeliveryRow.next_attempt_at > now)
+        if unit_ids:
+            q = q.where(DeliveryRow.unit_id.in_(unit_ids))
+        for r in session.scalars(q):
+            until = r.next_attempt_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M") if r.next_attempt_at else ""
+            print(f"  delivery {r.id} ({r.unit_id} · {r.channel}) is held until {until} (quiet hours or a robot's rate limit)")
+
+
 def _summary(report: Any) -> str:
     return f"sent {report.sent}, retrying {report.retrying}, deferred {report.deferred}, failed {report.failed}, parked {report.parked}"
 
@@ -73,6 +103,8 @@ def cmd_send(app: Any, args: argparse.Namespace) -> int:
     from alerts.outbox import plan_digests, send_pending
 
     now = _now()
+    if not args.json:
+        _weekend_notes(app, args.unit)
     planned = plan_digests(app.db, app.settings, now, args.unit)
     report = send_pending(app.db, app.settings, now, force=True, unit_ids=args.unit)
     if args.json:
@@ -83,6 +115,8 @@ def cmd_send(app: Any, args: argparse.Namespace) -> int:
         print(f"planned {len(planned)} deliveries; {_summary(report)}")
         for err in report.errors[1:] if (report.retrying or report.failed or report.parked) else report.errors:
             print(f"  {err}")
+    if not args.json:
+        _held_notes(app, now, args.unit)
     if report.retrying or report.failed or report.parked:
         first = report.errors[0] if report.errors else "a delivery could not be sent"
         kept = report.retrying
