@@ -27,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .config import SEVERITIES, Settings
@@ -186,8 +187,17 @@ def cluster_posts(
 
     `now` (default: the clock) is when the events' trend windows end.
     """
+    try:
+        return _cluster(db, settings, post_ids, now or datetime.now(UTC))
+    except IntegrityError:
+        # Another run (the crawl job and the daily check may overlap) clustered the same posts
+        # first: its sketches' primary keys refuse ours, and what it assigned stands.
+        log.info("posts were clustered concurrently by another run; nothing assigned here")
+        return 0
+
+
+def _cluster(db: Database, settings: Settings, post_ids: list[int] | None, now: datetime) -> int:
     cfg = settings.ledger
-    now = now or datetime.now(UTC)
     assigned = 0
     with db.session() as s:
         posts = _candidates(s, post_ids)

@@ -91,6 +91,8 @@ def remind_overdue(db: Database, settings: Settings, now: datetime) -> tuple[lis
     enqueue = _enqueue()
     if enqueue is None:
         return [], []
+    from alerts.channel import unit_targets
+
     today = local_date(settings, now)
     reminded: list[int] = []
     escalated: list[int] = []
@@ -110,12 +112,16 @@ def remind_overdue(db: Database, settings: Settings, now: datetime) -> tuple[lis
         except KeyError:
             continue
         what = "首次响应" if kind == "response" else "办结"
-        steps = [("remind", list(unit.emails), handler, reminded)]
+        # The handler hears through the unit's own channels (its mailbox and group robots); the
+        # leader by e-mail to leader_emails (the unit's mailbox when it names none).
+        officers = [(t.name, list(t.recipients)) for t in unit_targets(unit)]
+        steps = [("remind", officers, handler, reminded)]
         if late >= 1 + settings.ledger.escalate_after_days:
-            steps.append(("escalate", list(unit.leader_emails) or list(unit.emails), leader, escalated))
-        for step, recipients, person, done in steps:
-            if not recipients:
-                log.warning("case %d is overdue but unit %s has no e-mail address for the %s", case_id, unit_id, step)
+            leaders = list(unit.leader_emails) or list(unit.emails)
+            steps.append(("escalate", [("email", leaders)] if leaders else [], leader, escalated))
+        for step, channels, person, done in steps:
+            if not channels:
+                log.warning("case %d is overdue but unit %s has no channel for the %s", case_id, unit_id, step)
                 continue
             subject = f"[台账{'督办' if step == 'escalate' else '提醒'}] 案件{case_id}「{title[:40]}」{what}已超期"
             text = (
@@ -124,18 +130,24 @@ def remind_overdue(db: Database, settings: Settings, now: datetime) -> tuple[lis
                 f"{'请承办人尽快处理' if step == 'remind' else '已提醒承办人但仍未处理，请责任领导督办'}。\n"
                 f"yuqing cases show {case_id}\n"
             )
-            delivery = enqueue(
-                db, settings, kind="reminder", unit_id=unit_id, channel="email", recipients=recipients,
-                subject=subject, text=text, html=None, dedupe_key=f"case:{case_id}:{kind}:{due}:{step}", now=now,
-            )
-            if delivery is None:
+            deliveries = {}
+            for channel, recipients in channels:
+                key = f"case:{case_id}:{kind}:{due}:{step}" + ("" if channel == "email" else f":{channel}")
+                delivery = enqueue(
+                    db, settings, kind="reminder", unit_id=unit_id, channel=channel, recipients=recipients,
+                    subject=subject, text=text, html=None, dedupe_key=key, now=now,
+                )
+                if delivery is not None:
+                    deliveries[channel] = delivery
+            if not deliveries:
                 continue  # this step was already taken
+            told = ", ".join(", ".join(r) if c == "email" else c for c, r in channels if c in deliveries)
             with db.session() as s:
                 case = s.get(CaseRow, case_id)
                 if case is not None:
                     _log(s, case, by=SYSTEM, at=now, action=step,
-                         text=f"{what} overdue since {due} ({late} working day(s)); {person or '-'} told via {', '.join(recipients)}",
-                         data={"delivery_id": delivery})
+                         text=f"{what} overdue since {due} ({late} working day(s)); {person or '-'} told via {told}",
+                         data={"deliveries": deliveries})
             done.append(case_id)
     return reminded, escalated
 

@@ -230,6 +230,7 @@ def _span(d: timedelta) -> str:
 def notify_spikes(db: Database, settings: Settings, now: datetime, texts: dict[str, tuple[list[str], str]]) -> int:
     """Enqueue an e-mail for each recorded spike not yet enqueued (to the units' officers)."""
     try:
+        from alerts.channel import unit_targets
         from alerts.outbox import enqueue_message
     except ImportError:
         log.warning("alerts.outbox.enqueue_message is not available: early warnings are recorded, not sent yet")
@@ -247,24 +248,24 @@ def notify_spikes(db: Database, settings: Settings, now: datetime, texts: dict[s
                 unit = settings.unit(uid)
             except KeyError:
                 continue
-            if not unit.emails:
-                continue
-            # The outbox's dedupe key makes this once per spike and unit, even if we crash before
+            # Every channel of the unit: its officers' mailbox and its group robots. The outbox's
+            # dedupe key makes this once per spike, unit and channel, even if we crash before
             # marking the spike notified below.
-            enqueue_message(
-                db,
-                settings,
-                kind="alert",
-                unit_id=uid,
-                channel="email",
-                recipients=list(unit.emails),
-                subject=f"[舆情预警] {unit.name}: {text[:80]}",
-                text=f"早期预警 (early warning)\n\n{text}\n{test}\n",
-                html=None,
-                dedupe_key=f"spike:{key}:{uid}",
-                now=now,
-            )
-            enqueued += 1
+            for target in unit_targets(unit):
+                delivery = enqueue_message(
+                    db,
+                    settings,
+                    kind="alert",
+                    unit_id=uid,
+                    channel=target.name,
+                    recipients=list(target.recipients),
+                    subject=f"[舆情预警] {unit.name}: {text[:80]}",
+                    text=f"早期预警 (early warning)\n\n{text}\n{test}\n",
+                    html=None,
+                    dedupe_key=f"spike:{key}:{uid}:{target.name}",
+                    now=now,
+                )
+                enqueued += delivery is not None
         with db.session() as s:
             row = s.get(SpikeRow, spike_id)
             if row is not None:

@@ -79,3 +79,25 @@ def test_remind_then_escalate_once_per_step_in_working_days(env) -> None:
     assert log == [("王干事", "open"), ("yuqing", "remind"), ("yuqing", "escalate"), ("李科长", "note"), ("yuqing", "remind")]
     body = smtp.messages[0].message.get_body(("plain",)).get_content()
     assert "承办人: 李科长" in body and "2025-10-09" in body and "已超期 1 个工作日" in body
+
+
+def test_the_handlers_reminder_also_goes_to_the_units_group_robot(db_url, tmp_path) -> None:
+    from yuqing.storage import DeliveryRow
+
+    path = tmp_path / "settings.yaml"
+    text = settings_text(db_url, 2525, "ledger: {report_weekly: false, report_monthly: false}").replace(
+        "    emails: [officer@nyb.example.org]\n",
+        "    emails: [officer@nyb.example.org]\n    webhooks: [{kind: json, name: ops, url: 'http://127.0.0.1:9/hook'}]\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    settings = load_settings(str(path))
+    db = open_database(settings.database_url())
+    case_id = open_case(db, settings, unit_id="nyb", title="村务公开栏长期不更新", severity="high", by="王干事", now=T0)
+    assert daily_check(db, settings, at(10)).reminded == (case_id,)
+    assert daily_check(db, settings, at(10)).reminded == ()
+    with db.session() as s:
+        rows = sorted((r.channel, tuple(r.recipients), r.kind) for r in s.scalars(select(DeliveryRow)))
+    assert rows == [("email", ("officer@nyb.example.org",), "reminder"), ("json:ops", (), "reminder")]
+    c = show_case(db, settings, case_id, at(10))
+    assert c.log[-1].action == "remind" and "officer@nyb.example.org, json:ops" in c.log[-1].text
+    db.dispose()
