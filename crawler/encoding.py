@@ -51,6 +51,8 @@ _ALIASES = {"x-gbk": "gbk", "gb_2312-80": "gb2312", "x-euc-cn": "gb2312", "x-big
 # A decode is "nearly clean" when at most this share of its characters were replaced: a few
 # damaged bytes in a long page, not a wrong codec (a wrong codec fails on a large share).
 _TOLERATED_ERROR_RATE = 0.002
+# Real Chinese text is > 90% common characters; mojibake from the wrong CJK codec is ~50-60%.
+_READS_AS_CHINESE = 0.8
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,15 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
     if declared and declared not in _WEAK and declared != "utf-8":
         attempt = _decode(body, declared)
         if attempt.error_rate <= _TOLERATED_ERROR_RATE and not _looks_like_utf8(utf8, attempt):
-            return attempt.text, declared
+            score = common_character_share(attempt.text)
+            if score >= _READS_AS_CHINESE:
+                return attempt.text, declared
+            # Big5 bytes decode "cleanly" as GBK (and back) into rare characters: let detection
+            # overrule the declaration only when its reading is clearly more Chinese.
+            best = _detect(body, utf8, declared)
+            if common_character_share(best.text) < score + 0.15:
+                return attempt.text, declared
+            return best.text, best.codec
 
     best = _detect(body, utf8, declared)
     return best.text, best.codec
@@ -114,8 +124,11 @@ def _canonical(name: str) -> str | None:
 
 def _decode(body: bytes, codec: str) -> _Decoded:
     text = body.decode(codec, errors="replace")
-    # U+FFFD already in a valid page would count as an error; such pages are rare enough.
-    return _Decoded(codec, text, text.count("\ufffd"))
+    errors = text.count("\ufffd")
+    if codec == "utf-8":
+        # Some pages carry U+FFFD itself (a CMS that already lost a character): not our error.
+        errors -= body.count(b"\xef\xbf\xbd")
+    return _Decoded(codec, text, errors)
 
 
 def _looks_like_utf8(utf8: _Decoded, other: _Decoded) -> bool:
@@ -124,7 +137,7 @@ def _looks_like_utf8(utf8: _Decoded, other: _Decoded) -> bool:
     GB18030 decodes most UTF-8 byte sequences without error (into rare characters), so a strict
     decode under a declared GB charset does not prove the page is GB.
     """
-    return utf8.error_rate <= _TOLERATED_ERROR_RATE and _chinese_score(utf8.text) >= _chinese_score(other.text)
+    return utf8.error_rate <= _TOLERATED_ERROR_RATE and common_character_share(utf8.text) >= common_character_share(other.text)
 
 
 def _detect(body: bytes, utf8: _Decoded, declared: str | None) -> _Decoded:
@@ -143,12 +156,12 @@ def _detect(body: bytes, utf8: _Decoded, declared: str | None) -> _Decoded:
     def rank(d: _Decoded) -> tuple[bool, float, float]:
         # Clean (or nearly clean) decodes first, then the one that reads most like Chinese,
         # then the fewest replacements.
-        return (d.error_rate <= _TOLERATED_ERROR_RATE, _chinese_score(d.text), -d.error_rate)
+        return (d.error_rate <= _TOLERATED_ERROR_RATE, common_character_share(d.text), -d.error_rate)
 
     return max(candidates.values(), key=rank)
 
 
-def _chinese_score(text: str) -> float:
+def common_character_share(text: str) -> float:
     """Share of the CJK characters that are common ones (simplified or traditional).
 
     Mojibake from a wrong codec is made of valid but rare characters; real Chinese text is mostly
@@ -157,10 +170,12 @@ def _chinese_score(text: str) -> float:
     misjudges GB18030 vs Big5 on long pages.
     """
     common = total = 0
-    for ch in text[:20000]:
+    for ch in text:
         if "\u4e00" <= ch <= "\u9fff":
             total += 1
             common += _is_common(ch)
+            if total == 5000:  # enough to judge, and long pages stay cheap
+                break
     return common / total if total else 0.0
 
 
