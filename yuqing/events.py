@@ -291,6 +291,7 @@ class EventView:
     title: str
     posts: int
     sites: int
+    replies: int
     topics: tuple[str, ...]
     severity: str | None
     heat: float
@@ -308,6 +309,7 @@ class EventView:
             title=ev.title,
             posts=ev.posts,
             sites=ev.sites,
+            replies=ev.replies,
             topics=tuple(ev.topics or ()),
             severity=ev.severity,
             heat=round(ev.heat, 1),

@@ -153,7 +153,8 @@ def cmd_events(app: Any, args: argparse.Namespace) -> int:
     events = list_events(app.db, unit_id=args.unit, limit=args.limit)
     if args.json:
         print_json([
-            {"id": e.id, "title": e.title, "posts": e.posts, "sites": e.sites, "topics": list(e.topics),
+            {"id": e.id, "title": e.title, "posts": e.posts, "sites": e.sites, "replies": e.replies,
+             "topics": list(e.topics),
              "severity": e.severity, "heat": e.heat, "trend": e.trend, "trend_detail": e.trend_detail,
              "negative_share": e.negative_share, "first_seen": e.first_seen.isoformat(),
              "last_seen": e.last_seen.isoformat(), "units": list(e.units)}
