@@ -23,6 +23,9 @@ from lxml.html import HtmlElement
 
 from crawler.extract_blocks import Block, blocks, fold
 
+# One body "covers" the other when it holds this share of the other's character bigrams.
+# bench/extraction.py tunes it leave-one-source-out to show whether it is overfitted.
+COVERAGE = 0.9
 # A block is prose when it has sentence punctuation and at most this share of link text.
 _PROSE_MAX_LINK_DENSITY = 0.3
 # A block is navigation when at least this share of it is link text.
@@ -198,14 +201,14 @@ def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
     a, b = "\n".join(ours), "\n".join(theirs)
     ours_in_theirs = bigram_overlap(a, b)
     theirs_in_ours = bigram_overlap(b, a)
-    if theirs_in_ours >= 0.9 and ours_in_theirs < 0.9:
+    if theirs_in_ours >= COVERAGE and ours_in_theirs < COVERAGE:
         # Density found trafilatura's text plus more. Inside trafilatura's first and last line the
         # extra lines are short paragraphs it dropped; outside them, mostly page furniture.
         return _between(ours, theirs[0], theirs[-1])
-    if ours_in_theirs >= 0.9:
+    if ours_in_theirs >= COVERAGE:
         if len(theirs) == 1 < len(ours) and theirs_in_ours >= 0.7:
             return ours  # trafilatura's fallback ran the paragraphs together
-        if theirs_in_ours >= 0.9:
+        if theirs_in_ours >= COVERAGE:
             # The same text both ways: keep the one that kept the paragraphs apart.
             return ours if len(ours) > len(theirs) else theirs
         return theirs if len(b) <= 2.0 * len(a) else ours

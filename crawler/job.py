@@ -51,8 +51,8 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
     stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     reason = str(stats.get("finish_reason", "") or "")
     errors = int(stats.get("yuqing/errors", 0)) + int(stats.get("yuqing/refused", 0)) + int(stats.get("yuqing/robots_unavailable", 0))
-    pages = int(stats.get("response_received_count", 0))
-    robots_pages = sum(v for k, v in stats.items() if k.startswith("robotstxt/response_status_count/"))
+    # pages: answers that carried a page (2xx, or 304 for "unchanged"), robots.txt not counted
+    pages = _good(stats, "downloader/response_status_count/") - _good(stats, "robotstxt/response_status_count/")
     error: str | None = None
     if failures:
         error = failures[0]
@@ -60,7 +60,7 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
         error = ctx.robots_unavailable
     elif reason and reason != "finished":
         error = f"crawl stopped: {reason}"
-    elif errors and pages - robots_pages <= 0:
+    elif errors and pages <= 0:
         error = ctx.errors[0] if ctx.errors else "nothing could be fetched"
     status = "failed" if error else "ok"
     if status == "ok" and recheck is None:
@@ -82,6 +82,15 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
         "recheck": getattr(crawler.spider, "results", None) if recheck is not None else None,
         "duration": round(time.monotonic() - started, 3),
     }
+
+
+def _good(stats: dict[str, Any], prefix: str) -> int:
+    total = 0
+    for key, value in stats.items():
+        if key.startswith(prefix):
+            code = int(key[len(prefix) :])
+            total += int(value) if 200 <= code < 300 or code == 304 else 0
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:

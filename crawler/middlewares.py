@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Refused(IgnoreRequest):
+    """Not fetched on purpose (private address, robots.txt): counted where decided, not an error again."""
+
+
 async def _pause(seconds: float) -> None:
     if seconds > 0:
         await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))  # type: ignore[arg-type]
@@ -76,7 +80,7 @@ class AddressGuardMiddleware:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("yuqing/refused")
         _job(self.crawler).note_error(f"refused {request.url}: {reason}")
-        raise IgnoreRequest(reason)
+        raise Refused(reason)
 
 
 class RobotsMiddleware:
@@ -103,11 +107,11 @@ class RobotsMiddleware:
         netloc = urlsplit(request.url).netloc
         parser = await self._parser(request, netloc)
         if parser is None:
-            raise IgnoreRequest(f"{netloc} is refused or its robots.txt is unavailable")
+            raise Refused(f"{netloc} is refused or its robots.txt is unavailable")
         if not parser.can_fetch(request.url, self.agent):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("robotstxt/forbidden")
-            raise IgnoreRequest("Forbidden by robots.txt")
+            raise Refused("Forbidden by robots.txt")
         delay = parser.crawl_delay(self.agent)
         if delay:
             await self._wait_turn(netloc, min(float(delay), self.max_delay))

@@ -17,7 +17,7 @@ from yuqing.config import Settings, SourceSettings
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.AddressGuardMiddleware": 50,  # first: nothing private leaves the machine
+    "crawler.middlewares.AddressGuardMiddleware": 40,  # first (before offsite): nothing private is ever fetched
     "crawler.middlewares.RobotsMiddleware": 100,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
     "crawler.middlewares.BackoffRetryMiddleware": 550,

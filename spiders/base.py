@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from parsel import Selector
@@ -36,7 +35,9 @@ class YuqingSpider(scrapy.Spider):
         super().__init__(name=f"{self.kind}:{job.source.id}", **kwargs)
         self.job = job
         self.source = job.source
-        self.allowed_domains = sorted({urlsplit(u).hostname or "" for u in job.source.start_urls})
+        # No allowed_domains: the `follow` regex decides which links are read (articles may live on a
+        # sibling host), and every request, redirects included, passes the address guard and the
+        # robots.txt of its own host.
         self.follow = re.compile(job.source.follow) if job.source.follow else None
         self.budget = job.source.max_pages  # pages this crawl may still request
 
@@ -65,11 +66,12 @@ class YuqingSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         value = failure.value
-        from scrapy.exceptions import IgnoreRequest
         from scrapy.spidermiddlewares.httperror import HttpError
 
-        if isinstance(value, IgnoreRequest) and not isinstance(value, HttpError):
-            return  # refused, forbidden by robots.txt: counted where it was decided
+        from crawler.middlewares import Refused
+
+        if isinstance(value, Refused):
+            return  # private address, robots.txt: counted where it was decided
         if isinstance(value, HttpError):
             message = f"{url}: HTTP {value.response.status}"
         else:
@@ -88,7 +90,7 @@ class YuqingSpider(scrapy.Spider):
         return text
 
     def selector(self, response: Response) -> Selector:
-        return Selector(text=self.text_of(response), base_url=response.url)
+        return Selector(text=self.text_of(response), type="html", base_url=response.url)
 
     def known(self, url: str) -> bool:
         return url in self.job.known_urls

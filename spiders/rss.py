@@ -95,6 +95,6 @@ def _entry_text(entry: Any) -> str:
     best = max(blocks, key=len, default="")
     if "<" not in best:
         return best
-    sel = Selector(text=f"<div>{best}</div>")
+    sel = Selector(text=f"<div>{best}</div>", type="html")
     parts = [t.strip() for t in sel.xpath("//text()[not(ancestor::script) and not(ancestor::style)]").getall()]
     return "\n".join(p for p in parts if p)
