@@ -180,12 +180,16 @@ def gather(
     *,
     kind: str,
     now: datetime,
+    names: dict[str, str] | None = None,
 ) -> Content:
-    """The content of one digest (or alert) of `unit` carrying these matches."""
+    """The content of one digest (or alert) of `unit` carrying these matches.
+
+    `names` (topic id -> display name) may be passed in by a caller rendering many digests at once.
+    """
     rows = session.execute(
         select(MatchRow, PostRow).join(PostRow, PostRow.id == MatchRow.post_id).where(MatchRow.id.in_(list(match_ids)))
     ).all()
-    names = topic_names(settings)
+    names = names if names is not None else topic_names(settings)
     stories = _Stories([p for _, p in rows])
     grouped: dict[tuple[str, int], list[tuple[MatchRow, PostRow]]] = defaultdict(list)
     for m, p in rows:

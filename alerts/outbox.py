@@ -36,6 +36,7 @@ from .render import one_line, render_email, render_parts
 from .sendlock import SenderLock
 from .split import Block, pack
 from .timing import backoff, quiet_until, weekend
+from .topics import topic_names
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,9 @@ def _draft(
     kind: str,
     now: datetime,
     hold: datetime | None,
+    names: dict[str, str],
 ) -> Draft:
-    content = gather(session, settings, unit, [m.id for m in matches], kind=kind, now=now)
+    content = gather(session, settings, unit, [m.id for m in matches], kind=kind, now=now, names=names)
     subject, text, html, parts = _render(settings, target, content)
     return Draft(
         kind=kind,
@@ -185,6 +187,7 @@ def _plan(
 ) -> tuple[list[int], list[Draft]]:
     ids: list[int] = []
     drafts: list[Draft] = []
+    names = topic_names(settings)  # read the rule files once per run, not once per digest
     for unit in _units(settings, unit_ids):
         if kind == "digest" and not unit.weekends and weekend(now, settings.tz):
             log.info("unit %s: no digest on a weekend (weekends: false); its matches wait", unit.id)
@@ -202,7 +205,7 @@ def _plan(
                         continue
                     critical = any(m.severity == "high" for m in matches) and kind == "alert"
                     hold = None if critical else quiet_until(unit, now, settings.tz)
-                    draft = _draft(session, settings, unit, target, matches, kind=kind, now=now, hold=hold)
+                    draft = _draft(session, settings, unit, target, matches, kind=kind, now=now, hold=hold, names=names)
                     drafts.append(draft)
                     if store:
                         ids.append(_store(session, settings, draft, now))

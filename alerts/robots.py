@@ -131,11 +131,16 @@ class FeishuRobot(Robot):
         return int(body.get("StatusCode", -999)), str(body.get("StatusMessage", ""))
 
     def body(self, message: Outgoing, part: str) -> dict[str, Any]:
+        # Card markdown has no headings: the part's "### " heading line becomes the card's title.
+        first, _, rest = part.partition("\n")
+        title = first[4:] if first.startswith("### ") else message.subject
+        content = rest if first.startswith("### ") else part
         body: dict[str, Any] = {
             "msg_type": "interactive",
             "card": {
                 "config": {"wide_screen_mode": True},
-                "elements": [{"tag": "markdown", "content": part}],
+                "header": {"title": {"tag": "plain_text", "content": title}, "template": "red" if message.kind == "alert" else "blue"},
+                "elements": [{"tag": "markdown", "content": content}],
             },
         }
         if self.hook.secret:

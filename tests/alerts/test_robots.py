@@ -83,6 +83,8 @@ def test_each_robot_gets_the_digest_in_its_format_signed_where_asked(tmp_path, s
     fsign = base64.b64encode(hmac.new(f"{fts}\n{SECRET}".encode(), b"", hashlib.sha256).digest()).decode()
     assert feishu.body["sign"] == fsign
     assert "干部" in feishu.body["card"]["elements"][0]["content"]
+    assert feishu.body["card"]["header"]["title"]["content"] == "【舆情日报】组织部"
+    assert "###" not in feishu.body["card"]["elements"][0]["content"]
 
     [slack] = receiver.received("/slack")
     assert "*干部*" in slack.body["text"] and "<https://" in slack.body["text"]
