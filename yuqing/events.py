@@ -5,11 +5,12 @@ Sits after the crawl's match stage and before alerts and the ledger: the crawl j
 from events. A post joins an event when
 
 - it is a forum reply in a thread whose posts already belong to an event (same thread, same matter), or
-- its text is a near-duplicate of a post of the event seen within `ledger.event_window`:
-  character shingles of the folded text (Traditional -> Simplified, punctuation and spaces dropped),
-  MinHash signatures (datasketch), and the estimated *containment* |A & B| / min(|A|, |B|) at or above
-  `ledger.similarity` (reposts add headers and footers or cut paragraphs, which Jaccard punishes and
-  containment does not). The threshold is measured by `bench/events.py`.
+- its text is a near-duplicate of a post of the event seen within `ledger.event_window`: the
+  *containment* |A & B| / min(|A|, |B|) of the character shingles of the folded texts
+  (Traditional -> Simplified, punctuation and spaces dropped) is at or above `ledger.similarity`
+  (reposts add headers and footers or cut paragraphs, which Jaccard punishes and containment does
+  not). MinHash signatures (datasketch), stored per post, pick the candidates cheaply; the best few
+  are verified on their shingles. The threshold is measured by `bench/events.py`.
 
 Only posts with at least one match (or replies to a thread that already has an event) are clustered:
 an event is a matter some unit watches, not every page crawled.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,6 +48,8 @@ _BOILER_LINE = re.compile(
 )
 SHORT = 12  # shingles: below this a post is too short for a loose threshold
 SHORT_SIMILARITY = 0.8  # what a short post must share with another to be its copy
+PREFILTER = 0.2  # estimated containment from which a candidate is verified exactly
+VERIFY = 8  # candidates verified per post, best estimates first
 
 
 @lru_cache(maxsize=1)
@@ -76,11 +79,12 @@ def shingles(folded: str, k: int) -> set[str]:
 
 @dataclass(frozen=True)
 class Sketch:
-    """What clustering keeps of a post: its MinHash signature, shingle count and folded title."""
+    """What clustering knows of a post: its shingles, their MinHash signature and its folded title."""
 
     signature: np.ndarray  # uint32[NUM_PERM]
     size: int
     title_key: str
+    grams: frozenset[str] = frozenset()  # not stored: rebuilt from the text when a candidate is verified
 
 
 def sketch(title: str, text: str, k: int = 3) -> Sketch:
@@ -92,44 +96,51 @@ def sketch(title: str, text: str, k: int = 3) -> Sketch:
     m = MinHash(num_perm=NUM_PERM, seed=_SEED)
     if grams:
         m.update_batch([g.encode("utf-8") for g in grams])
-    return Sketch(signature=m.hashvalues.astype(np.uint32), size=len(grams), title_key=fold(title)[:64])
+    return Sketch(signature=m.hashvalues.astype(np.uint32), size=len(grams), title_key=fold(title)[:64],
+                  grams=frozenset(grams))
 
 
-def containment(jaccard: np.ndarray | float, size_a: np.ndarray | int, size_b: np.ndarray | int) -> np.ndarray:
-    """Estimated |A & B| / min(|A|, |B|) from Jaccard and the set sizes: |A & B| = J (|A| + |B|) / (1 + J)."""
-    j = np.asarray(jaccard, dtype=float)
-    a = np.asarray(size_a, dtype=float)
-    b = np.asarray(size_b, dtype=float)
-    inter = j * (a + b) / (1.0 + j)
-    smaller = np.maximum(np.minimum(a, b), 1.0)
-    return np.minimum(inter / smaller, 1.0)
+def estimated(new: Sketch, signatures: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Estimated containment |A & B| / min(|A|, |B|) of one sketch against many, from MinHash.
 
-
-def similarity(a: Sketch, b: Sketch) -> float:
-    """How far two posts are the same story (0..1), as clustering judges it."""
-    return float(similarities(a, np.asarray([b.signature]), np.asarray([b.size]), [b.title_key])[0])
-
-
-def similarities(new: Sketch, signatures: np.ndarray, sizes: np.ndarray, title_keys: Sequence[str]) -> np.ndarray:
-    """`similarity` of one sketch against many at once.
-
-    A brute-force comparison over stored signatures (about 1 ms per post for 10,000 candidates),
-    rather than an LSH index: the candidate pool is bounded by the event window, and the exact
-    comparison keeps recall for reposts much shorter than their source, which LSH banding on
-    Jaccard would miss.
+    |A & B| = J (|A| + |B|) / (1 + J). Cheap (one vectorised comparison over the stored signatures,
+    about 1 ms per post for 10,000 candidates) but noisy when the sizes differ a lot: one agreeing
+    hash out of 128 between a 36-shingle post and a 4,000-shingle article reads as 0.9. So it only
+    picks candidates; `exact` decides.
     """
     if len(signatures) == 0:
         return np.zeros(0)
-    jac = (signatures == new.signature[None, :]).mean(axis=1)
-    sim = containment(jac, new.size, sizes)
-    # Very short posts (a feed item's title, a one-line reply) are copies only when nearly all of
-    # them is in the other post, or when their folded titles are the same.
-    smaller = np.minimum(sizes, new.size)
-    short = smaller < SHORT
-    if short.any():
-        same_title = np.array([bool(new.title_key) and t == new.title_key for t in title_keys])
-        sim = np.where(short, np.where(same_title | (sim >= SHORT_SIMILARITY), np.maximum(sim, same_title * 1.0), 0.0), sim)
-    return np.where(smaller > 0, sim, 0.0)
+    j = (signatures == new.signature[None, :]).mean(axis=1)
+    a = float(new.size)
+    b = sizes.astype(float)
+    smaller = np.maximum(np.minimum(a, b), 1.0)
+    return np.minimum(j * (a + b) / (1.0 + j) / smaller, 1.0)
+
+
+def exact(a: Sketch, b: Sketch) -> float:
+    """How far two posts are the same story (0..1): the containment of their shingle sets.
+
+    Very short posts (a feed item's title, a one-line reply) count as copies only when nearly all of
+    one is in the other (SHORT_SIMILARITY), or when their folded titles are the same.
+    """
+    smaller = min(a.size, b.size)
+    if smaller == 0:
+        return 0.0
+    c = len(a.grams & b.grams) / smaller
+    if smaller < SHORT:
+        if a.title_key and a.title_key == b.title_key:
+            return 1.0
+        return c if c >= SHORT_SIMILARITY else 0.0
+    return c
+
+
+def similarity(a: Sketch, b: Sketch) -> float:
+    """The clustering's verdict on a pair: the MinHash estimate picks candidates, `exact` decides.
+
+    Below PREFILTER the estimate is returned as it is (the pair is never verified)."""
+    est = float(estimated(a, b.signature[None, :], np.asarray([b.size]))[0])
+    same_title = bool(a.title_key) and a.title_key == b.title_key
+    return exact(a, b) if est >= PREFILTER or same_title else est
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,10 +164,13 @@ def _candidates(s: Session, post_ids: list[int] | None) -> list[PostRow]:
 
 
 class _Pool:
-    """The sketches of recently clustered posts, as arrays for one vectorised comparison."""
+    """Recently clustered posts: signatures as one array for the estimate, shingles for verifying."""
 
-    def __init__(self, rows: Iterable[PostSketchRow]):
+    def __init__(self, s: Session, rows: Iterable[PostSketchRow], k: int):
         rows = list(rows)
+        self.session = s
+        self.k = k
+        self.post_ids: list[int] = [r.post_id for r in rows]
         self.event_ids: list[int] = [r.event_id for r in rows]
         self.title_keys: list[str] = [r.title_key for r in rows]
         self.sizes = np.array([r.size for r in rows], dtype=float)
@@ -165,19 +179,38 @@ class _Pool:
             if rows
             else np.zeros((0, NUM_PERM), dtype=np.uint32)
         )
+        self.known: dict[int, Sketch] = {}  # post id -> full sketch, built on first verification
+
+    def _full(self, i: int) -> Sketch:
+        pid = self.post_ids[i]
+        if pid not in self.known:
+            post = self.session.get(PostRow, pid)
+            title, text = ((post.title or post.thread_title or ""), post.text) if post else ("", "")
+            self.known[pid] = sketch(title, text, self.k)
+        return self.known[pid]
 
     def best(self, sk: Sketch, threshold: float) -> int | None:
+        """The event of the most similar verified post, if it reaches `threshold`."""
         if not self.event_ids:
             return None
-        sims = similarities(sk, self.signatures, self.sizes, self.title_keys)
-        i = int(np.argmax(sims))
-        return self.event_ids[i] if sims[i] >= threshold else None
+        est = estimated(sk, self.signatures, self.sizes)
+        if sk.title_key:
+            est = np.where(np.array(self.title_keys) == sk.title_key, 1.0, est)
+        order = [int(i) for i in np.argsort(-est)[:VERIFY] if est[i] >= PREFILTER]
+        best_i, best_sim = None, 0.0
+        for i in order:
+            sim = exact(sk, self._full(i))
+            if sim > best_sim:
+                best_i, best_sim = i, sim
+        return self.event_ids[best_i] if best_i is not None and best_sim >= threshold else None
 
-    def add(self, sk: Sketch, event_id: int) -> None:
+    def add(self, post_id: int, sk: Sketch, event_id: int) -> None:
+        self.post_ids.append(post_id)
         self.event_ids.append(event_id)
         self.title_keys.append(sk.title_key)
         self.sizes = np.append(self.sizes, float(sk.size))
         self.signatures = np.vstack([self.signatures, sk.signature[None, :]])
+        self.known[post_id] = sk
 
 
 def cluster_posts(
@@ -204,7 +237,7 @@ def _cluster(db: Database, settings: Settings, post_ids: list[int] | None, now: 
         if not posts:
             return 0
         oldest = min(_post_time(p) for p in posts) - cfg.event_window
-        pool = _Pool(s.scalars(select(PostSketchRow).where(PostSketchRow.at >= oldest)))
+        pool = _Pool(s, s.scalars(select(PostSketchRow).where(PostSketchRow.at >= oldest)), cfg.shingle)
         thread_events: dict[str, int] = {}
         threads = {p.thread_url for p in posts if p.thread_url}
         if threads:
@@ -242,7 +275,7 @@ def _cluster(db: Database, settings: Settings, post_ids: list[int] | None, now: 
                     signature=sk.signature.tobytes(),
                 )
             )
-            pool.add(sk, event_id)
+            pool.add(post.id, sk, event_id)
             touched.add(event_id)
             assigned += 1
         s.flush()

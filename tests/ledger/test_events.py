@@ -95,3 +95,25 @@ def test_similarity_scores() -> None:
     assert similarity(a, sketch("招聘质疑", STORY)) == 1.0
     assert similarity(a, sketch("干部公示", OTHER)) < 0.2
     assert fold("轉載 自：ＡＢＣ！") == "转载自abc"
+
+
+def test_a_short_post_is_not_merged_into_a_long_unrelated_article(db) -> None:
+    import random
+
+    rng = random.Random(3)
+    # A long article (about 5,000 distinct shingles): MinHash alone cannot judge containment of a
+    # 30-character post in it, so the candidate must be verified on its shingles.
+    long_text = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(5000))
+    settings = Settings()
+    a = add_post(db, source="s1", title="长文", text=long_text, at=T0, matches=M)
+    shorts = [add_post(db, source=f"s{i}", title="", text="".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(30)),
+                       at=T0 + timedelta(minutes=i), matches=M) for i in range(2, 40)]
+    excerpt = add_post(db, source="s99", title="", text=long_text[1000:1040], at=T0 + timedelta(hours=1), matches=M)
+    cluster_posts(db, settings)
+    with db.session() as s:
+        ev = {p.id: p.event_id for p in s.scalars(select(PostRow))}
+    assert all(ev[p] != ev[a] for p in shorts)
+    assert len({ev[p] for p in shorts}) == len(shorts)
+    # A real excerpt of it is found when MinHash offers it as a candidate; 40 of 5,000 shingles is
+    # below what the estimate can see, so it may start its own event, but never a wrong one.
+    assert ev[excerpt] in (ev[a], max(ev.values()))
