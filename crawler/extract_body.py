@@ -173,13 +173,6 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def bigram_overlap(a: str, b: str) -> float:
-    """Share of `a`'s character bigrams that also occur in `b` (0 when `a` is empty)."""
-    ca, cb = _bigrams(a), _bigrams(b)
-    total = sum(ca.values())
-    return sum((ca & cb).values()) / total if total else 0.0
-
-
 def _bigrams(text: str) -> Counter[str]:
     s = _squash(text)
     return Counter(s[i : i + 2] for i in range(len(s) - 1))
@@ -199,8 +192,10 @@ def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
     if not ours:
         return theirs
     a, b = "\n".join(ours), "\n".join(theirs)
-    ours_in_theirs = bigram_overlap(a, b)
-    theirs_in_ours = bigram_overlap(b, a)
+    ca, cb = _bigrams(a), _bigrams(b)
+    common = sum((ca & cb).values())
+    ours_in_theirs = common / max(1, sum(ca.values()))
+    theirs_in_ours = common / max(1, sum(cb.values()))
     if theirs_in_ours >= COVERAGE and ours_in_theirs < COVERAGE:
         # Density found trafilatura's text plus more. Inside trafilatura's first and last line the
         # extra lines are short paragraphs it dropped; outside them, mostly page furniture.

@@ -164,9 +164,9 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
 
 def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER_PATTERNS) -> str | None:
     """The first credited person in these lines, by the order of `patterns`."""
+    pairs = [(line, fold(line)) for line in lines]
     for pattern in patterns:
-        for line in lines:
-            folded = fold(line)
+        for line, folded in pairs:
             for m in pattern.finditer(folded):
                 # Match on the Simplified fold, keep the name as written when the fold kept offsets.
                 raw = line[m.start("name") : m.end("name")] if len(folded) == len(line) else m["name"]
