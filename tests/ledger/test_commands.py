@@ -34,6 +34,13 @@ def test_events_json_and_table(ledger_env, capsys) -> None:
     assert code == 0 and "heating (3.0/day vs 0.0/day, new)" in out
     code, out, _ = run_cli(path, "events", "--unit", "nyb", "--json", capsys=capsys)
     assert json.loads(out) == []
+    code, out, _ = run_cli(path, "events", "--id", str(events[0]["id"]), capsys=capsys)
+    assert code == 0 and "3 posts on 3 sites" in out
+    assert [line.split()[2] for line in out.splitlines() if "https://" in line] == ["county-news", "city-forum", "tieba"]
+    code, out, _ = run_cli(path, "events", "--id", str(events[0]["id"]), "--json", capsys=capsys)
+    assert [p["source"] for p in json.loads(out)["timeline"]] == ["county-news", "city-forum", "tieba"]
+    code, _, err = run_cli(path, "events", "--id", "999", capsys=capsys)
+    assert code == 1 and "there is no event 999" in err
 
 
 def test_coverage_shows_gaps(db_url, tmp_path, capsys) -> None:

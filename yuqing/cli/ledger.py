@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     ev = sub.add_parser("events", help="stories gathered from reposts: spread, heat and trend")
     ev.add_argument("--unit", help="only events touching this unit")
     ev.add_argument("--limit", type=int, default=50, help="how many, hottest first (default 50)")
+    ev.add_argument("--id", type=int, metavar="ID", help="one event with its timeline (every post, oldest first)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.set_defaults(func=cmd_events)
 
@@ -150,6 +151,8 @@ def cmd_events(app: Any, args: argparse.Namespace) -> int:
     from ..trends import Trend
 
     _check_unit(app, args.unit)
+    if args.id is not None:
+        return _event(app, args)
     events = list_events(app.db, unit_id=args.unit, limit=args.limit)
     if args.json:
         print_json([
@@ -173,6 +176,36 @@ def cmd_events(app: Any, args: argparse.Namespace) -> int:
         rows.append([e.id, e.title[:30], e.posts, e.sites, ",".join(e.topics), e.severity or "-", e.heat, trend,
                      e.last_seen.astimezone(tz).strftime("%m-%d %H:%M")])
     _table(["id", "title", "posts", "sites", "topics", "severity", "heat", "trend", "last seen"], rows)
+    return 0
+
+
+def _event(app: Any, args: argparse.Namespace) -> int:
+    from ..events import EventView, timeline
+    from ..ledger import CaseError
+    from ..ledger_models import EventRow
+
+    with app.db.session() as s:
+        row = s.get(EventRow, args.id)
+        if row is None:
+            raise CaseError(f"there is no event {args.id}; `yuqing events` lists them")
+        e = EventView.of(row)
+    posts = timeline(app.db, args.id)
+    if args.json:
+        from dataclasses import asdict
+
+        print_json({**asdict(e), "timeline": [{"at": t.isoformat(), "source": src, "title": title, "url": url}
+                                              for t, src, title, url in posts]})
+        return 0
+    tz = app.settings.tz
+    d = e.trend_detail
+    print(f"event {e.id}: {e.title}")
+    print(f"  {e.posts} posts on {e.sites} sites, {e.replies} forum replies · topics {', '.join(e.topics) or '-'} · "
+          f"severity {e.severity or '-'} · negative {e.negative_share:.0%} · heat {e.heat}")
+    print(f"  trend {e.trend}: {d.get('recent', 0):.0f} posts in the recent window ({d.get('recent_rate', 0)}/day) "
+          f"vs {d.get('baseline', 0):.0f} in the baseline ({d.get('baseline_rate', 0)}/day)")
+    print("  timeline:")
+    for t, src, title, url in posts:
+        print(f"    {t.astimezone(tz).strftime('%Y-%m-%d %H:%M')}  {src}  {title[:30]}  {url}")
     return 0
 
 
