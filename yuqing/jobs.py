@@ -279,7 +279,7 @@ def report_source_problems(settings: Settings, db: Database, now: datetime, skip
 
 
 def _post_references() -> list[Any]:
-    """Columns of other tables (cases, events, ...) that point at posts.id and so keep a post alive."""
+    """Columns of other tables (cases, ...) that point at posts.id and so keep a post alive."""
     for module in ("yuqing.ledger_models", "yuqing.events", "yuqing.ledger"):
         try:
             importlib.import_module(module)
@@ -288,7 +288,10 @@ def _post_references() -> list[Any]:
     refs = []
     for table in Base.metadata.tables.values():
         for fk in table.foreign_keys:
-            if fk.column.table.name == "posts" and table.name not in ("posts", "matches"):
+            # A row that goes with the post (ON DELETE CASCADE / SET NULL, e.g. its sketch) does not
+            # keep it; one that would block or lose meaning without it (a case's evidence) does.
+            dependent = (fk.ondelete or "").upper() in ("CASCADE", "SET NULL")
+            if fk.column.table.name == "posts" and table.name not in ("posts", "matches") and not dependent:
                 refs.append(fk.parent)
     return refs
 
