@@ -43,9 +43,10 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def where(url: str) -> str:
-    """A URL without its query (robots carry their access token there: keep it out of logs)."""
+    """The scheme and host of a hook URL, for messages and logs. Robots carry their access token in
+    the query (WeCom, DingTalk) or in the path (Feishu, Slack): neither is shown."""
     p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}{p.path}"
+    return f"{p.scheme}://{p.netloc}" + ("/…" if p.path not in ("", "/") or p.query else "")
 
 
 def post_json(url: str, body: dict[str, Any], *, timeout: float, headers: dict[str, str] | None = None) -> Answer | Result:

@@ -35,7 +35,7 @@ class Robot:
     def __init__(self, hook: WebhookSettings, timeout: float):
         self.hook = hook
         self.timeout = timeout
-        self.rate_key: str | None = where(hook.url)
+        self.rate_key: str | None = hook.url  # one robot, one limit
 
     @classmethod
     def configure(cls, settings: Settings, target: Target) -> Robot:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from yuqing.config import Settings, WebhookSettings
 
 from .channel import NotConfigured, Outgoing, Progress, Result, Target
-from .post import post_json, where
+from .post import post_json
 
 
 class _Webhook:
@@ -22,7 +22,7 @@ class _Webhook:
     def __init__(self, hook: WebhookSettings, timeout: float):
         self.hook = hook
         self.timeout = timeout
-        self.rate_key: str | None = where(hook.url)
+        self.rate_key: str | None = hook.url  # one robot, one limit
 
     @classmethod
     def configure(cls, settings: Settings, target: Target) -> Any:

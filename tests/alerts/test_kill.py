@@ -73,9 +73,9 @@ def holding_smtp():
 UNIT = "  - {{id: zzb, name: 组织部, emails: [officer@example.org], topics: [cadre_appointment], webhooks: [{{kind: wecom, name: ops, url: '{url}'}}]}}\n"
 
 
-def prepare(tmp_path: Path, smtp_port: int, receiver: Receiver) -> Path:
+def prepare(tmp_path: Path, smtp_port: int, receiver: Receiver, db_url: str | None = None) -> Path:
     receiver.on("/wecom", lambda p: Reply({"errcode": 0, "errmsg": "ok"}))
-    db_url = f"sqlite:///{tmp_path / 'yuqing.db'}"
+    db_url = db_url or f"sqlite:///{tmp_path / 'yuqing.db'}"
     path = tmp_path / "settings.yaml"
     path.write_text(settings_yaml(db_url, smtp_port=smtp_port, units=UNIT.format(url=receiver.url("/wecom"))), encoding="utf-8")
     db = open_database(load_settings(str(path)).database_url())
@@ -143,8 +143,8 @@ def test_killed_at_each_step_nothing_is_lost_and_nothing_sent_twice(tmp_path, ho
     assert len(holding_smtp.messages) == 1 and len(receiver.received("/wecom")) == 1
 
 
-def test_killed_before_the_servers_250_the_resend_has_the_same_message_id(tmp_path, holding_smtp, receiver):
-    settings = prepare(tmp_path, holding_smtp.port, receiver)
+def test_killed_before_the_servers_250_the_resend_has_the_same_message_id(tmp_path, holding_smtp, receiver, db_url):
+    settings = prepare(tmp_path, holding_smtp.port, receiver, db_url)  # SQLite (flock) and PostgreSQL (advisory lock)
     holding_smtp.hold = True
     proc = yuqing(settings, "digest", "send")
     wait_until(lambda: holding_smtp.got.is_set() or proc.poll() is not None, "the SMTP server to receive the digest")

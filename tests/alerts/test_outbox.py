@@ -242,3 +242,38 @@ def test_keep_eml_keeps_each_sent_message(tmp_path, db_url, smtp):
     [eml] = (tmp_path / "sent-mail").glob("*.eml")
     assert eml.name == f"{did:06d}-digest.eml"
     assert eml.read_bytes() == smtp.messages[0].raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") or b"Message-ID" in eml.read_bytes()
+
+
+def test_planners_running_at_once_put_each_match_in_one_delivery_per_channel(tmp_path, db_url, smtp):
+    import threading
+
+    st, db = setup(tmp_path, db_url, smtp.port)
+    for i in range(20):
+        cadre(db, title=f"第{i}条干部公示")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def planner() -> None:
+        mine = open_database(db_url)
+        try:
+            barrier.wait(timeout=30)
+            plan_digests(mine, st, NOW)
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+        finally:
+            mine.dispose()
+
+    threads = [threading.Thread(target=planner) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    with db.session() as s:
+        links = s.execute(select(DeliveryMatch.match_id, DeliveryMatch.delivery_id)).all()
+        deliveries = s.scalar(select(func.count()).select_from(DeliveryRow))
+    assert sorted(m for m, _ in links) == list(range(1, 21))
+    assert deliveries == len({d for _, d in links})  # no delivery without its matches
+    send_pending(db, st, NOW)
+    text = "".join(body(r) for r in smtp.messages)
+    assert all(text.count(f"第{i}条") == 1 for i in range(20))

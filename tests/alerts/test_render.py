@@ -150,3 +150,25 @@ def test_cut_never_splits_a_character_and_quiet_hours_cross_midnight(tmp_path):
     assert quiet_until(unit, early, tz) == early + timedelta(minutes=30)
     waits = [backoff(n, timedelta(minutes=1), timedelta(hours=2)).total_seconds() for n in (1, 2, 3, 10)]
     assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120 and 120 <= waits[2] <= 240 and 3600 <= waits[3] <= 7200
+
+
+def test_packing_random_blocks_keeps_every_part_within_the_limit_and_counts_what_is_left():
+    import random
+
+    from alerts.split import Block, pack
+
+    rng = random.Random(20261125)
+    for _ in range(200):
+        limit = rng.choice([600, 1000, 4096])
+        max_parts = rng.randint(1, 5)
+        blocks = [Block(f"#{i}#" + "".join(rng.choice("舆情干部abc ") for _ in range(rng.randint(1, 700))), counts=rng.random() > 0.2) for i in range(rng.randint(1, 40))]
+        parts = pack(blocks, lambda k, n: f"### 标题（{k}/{n}）", lambda n: f"另有 {n} 条", max_bytes=limit, max_parts=max_parts)
+        assert 1 <= len(parts) <= max_parts
+        assert all(nbytes(p) <= limit for p in parts)
+        shown = {i for i in range(len(blocks)) if any(f"#{i}#" in p for p in parts)}
+        cut_short = {i for i in range(len(blocks)) if i not in shown}
+        if cut_short:
+            # Whatever was left out comes after everything shown, and the count names the items among it.
+            assert min(cut_short) > max(shown, default=-1)
+            left = sum(1 for i in cut_short if blocks[i].counts)
+            assert parts[-1].endswith(f"另有 {left} 条") or (left == 0)

@@ -233,3 +233,21 @@ def test_at_most_twenty_messages_a_minute_go_to_one_robot(tmp_path, sqlite_db_ur
     assert later.sent == 5
     bodies = sorted(p.body["markdown"]["content"] for p in receiver.received("/wecom"))
     assert len(bodies) == 25 and len(set(bodies)) == 25
+
+
+def test_access_tokens_in_hook_urls_never_appear_in_errors(tmp_path, sqlite_db_url, receiver):
+    receiver.on("/open-apis/bot/v2/hook/SECRET-PATH-TOKEN", lambda p: Reply({"code": 19021, "msg": "sign match fail"}))
+    receiver.on("/cgi-bin/webhook/send", lambda p: Reply("down", 503))
+    hooks = (
+        f"{{kind: feishu, url: '{receiver.url('/open-apis/bot/v2/hook/SECRET-PATH-TOKEN')}'}}, "
+        f"{{kind: wecom, url: '{receiver.url('/cgi-bin/webhook/send')}?key=SECRET-QUERY-KEY'}}"
+    )
+    st, db = world(tmp_path, sqlite_db_url, hooks)
+    story(db)
+    plan_digests(db, st, NOW)
+    report = send_pending(db, st, NOW)
+    assert report.parked == 1 and report.retrying == 1
+    with db.session() as s:
+        stored = " ".join(r.last_error or "" for r in s.scalars(select(DeliveryRow)))
+    for text in (*report.errors, stored):
+        assert "SECRET" not in text and f"127.0.0.1:{receiver.port}" in text
