@@ -36,6 +36,9 @@ _NOISE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000\u2002\u2003\u200b\ufeff]+")
+_SENTENCE_END = re.compile(r"[。！？]")
+# A furniture-named element holding at least this share of the page's sentences is kept.
+_KEEP_SHARE = 0.4
 _CJK_PUNCT = re.compile(r"[，。！？；：、“”,.!?;]")
 
 
@@ -62,15 +65,32 @@ class Block:
 
 
 def prune(root: HtmlElement, *, furniture: bool) -> None:
-    """Drop scripts, forms and comments (and, with `furniture`, page furniture named by class/id), in place."""
+    """Drop scripts, styles and comments, in place; with `furniture`, also elements whose class or
+    id names them as navigation, share bars, comments or footers.
+
+    A furniture-named element that holds a large share of the page's sentences is kept: some
+    templates call the article box "main-side" or "hot-content", and losing the story is worse
+    than keeping a sidebar (the density scorer still weighs it).
+    """
     for el in list(root.iter()):
-        if not isinstance(el.tag, str):
-            # Comments and processing instructions: drop the node, keep its tail text.
-            _drop(el)
+        if not isinstance(el.tag, str) or el.tag.lower() in _DROP_TAGS:
+            _drop(el)  # comments and processing instructions too; their tail text stays
+    if not furniture:
+        return
+    total = len(_SENTENCE_END.findall(root.text_content()))
+    for el in list(root.iter()):
+        if el.getparent() is None or not _is_furniture(el) or not _attached(el, root):
             continue
-        tag = el.tag.lower()
-        if tag in _DROP_TAGS or (furniture and _is_furniture(el)):
-            _drop(el)
+        if total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total:
+            continue
+        _drop(el)
+
+
+def _attached(el: HtmlElement, root: HtmlElement) -> bool:
+    for ancestor in el.iterancestors():
+        if ancestor is root:
+            return True
+    return False
 
 
 def _is_furniture(el: HtmlElement) -> bool:

@@ -180,3 +180,15 @@ def test_dev_snippet_gold_pages(dev_scores: dict[str, object]) -> None:
             assert _norm(snippet) not in body, (page.name, snippet)
         checked += 1
     assert checked == 3
+
+
+def test_story_in_a_furniture_named_box_is_not_pruned() -> None:
+    sentences = "".join(f"<p>第{i}段：村务公开栏公布了本季度的财务收支情况，村民可以随时查阅。</p>" for i in range(6))
+    html = f"""<html><head><title>村务公开栏公布财务收支</title></head><body>
+    <ul class="nav"><li><a href="/">首页</a></li><li><a href="/c">村务</a></li></ul>
+    <h1>村务公开栏公布财务收支</h1>
+    <div class="main-side hot">{sentences}</div>
+    <div class="footer">版权所有 示例村委会</div></body></html>"""
+    a = extract_article(html, URL, now=NOW, tz=SH)
+    assert len(a.text.splitlines()) == 6
+    assert a.text.startswith("第0段：村务公开栏公布了本季度的财务收支情况")
