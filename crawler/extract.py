@@ -31,7 +31,7 @@ from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
 from crawler.extract_blocks import Block, blocks, prune
-from crawler.extract_body import choose_body, clean_lines, density_blocks
+from crawler.extract_body import choose_body, clean_lines, density_blocks, link_texts, without_link_lines
 from crawler.extract_byline import (
     EDITOR_PATTERNS,
     EXPLICIT_PATTERNS,
@@ -117,7 +117,7 @@ def _body_lines(root: HtmlElement, html: str, url: str, title: str, selectors: M
     density = clean_lines((b.text for b in density_blocks(pruned)), title=title)
     extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True,
                                     output_format="txt", deduplicate=False)
-    theirs = clean_lines((extracted or "").splitlines(), title=title)
+    theirs = without_link_lines(clean_lines((extracted or "").splitlines(), title=title), link_texts(root))
     return choose_body({"density": density, "trafilatura": theirs})
 
 

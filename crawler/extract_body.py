@@ -28,6 +28,8 @@ from crawler.extract_blocks import Block, blocks, fold
 COVERAGE = 0.9
 # A block is prose when it has sentence punctuation and at most this share of link text.
 _PROSE_MAX_LINK_DENSITY = 0.3
+# Shorter link texts ("更多", "首页") occur inside prose too often to count as links there.
+_MIN_LINK_CHARS = 4
 # A block is navigation when at least this share of it is link text.
 _NAV_MIN_LINK_DENSITY = 0.5
 
@@ -171,6 +173,24 @@ def _is_furniture(line: str) -> bool:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+def link_texts(root: HtmlElement) -> list[str]:
+    """The squashed text of every link on the page long enough to recognise."""
+    texts = {_squash(a.text_content()) for a in root.iter("a")}
+    return [t for t in texts if len(t) >= _MIN_LINK_CHARS]
+
+
+def without_link_lines(lines: list[str], links: list[str]) -> list[str]:
+    """Drop lines that are mostly link text: trafilatura's text output has lost which words were
+    links, and flattens table rows of "related stories" into one line."""
+    kept = []
+    for line in lines:
+        squashed = _squash(line)
+        linked = sum(len(t) for t in links if t in squashed)
+        if linked < _NAV_MIN_LINK_DENSITY * len(squashed):
+            kept.append(line)
+    return kept
 
 
 def _bigrams(text: str) -> Counter[str]:
