@@ -29,6 +29,7 @@ from .segment import Boundaries, new_tokenizer
 SEVERITIES = ("low", "medium", "high")
 FIELDS = ("title", "text")
 _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
+_EMPTY = Normalised("", "")
 
 
 @dataclass(frozen=True)
@@ -71,22 +72,34 @@ class _Post:
 
     def __init__(self, rs: RuleSet, title: str, text: str, *, segment_all: bool):
         self.rs = rs
-        self.norm: dict[str, Normalised] = {"title": rs.normaliser.normalise(title or ""), "text": rs.normaliser.normalise(text or "")}
-        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {f: defaultdict(list) for f in FIELDS}
-        self.bounds: dict[str, Boundaries] = {}
-        for f in FIELDS:
-            s = self.norm[f].text
-            if not s:
-                continue
-            for end, norm in rs.automaton.iter(s):
-                self.candidates[f][norm].append((end - len(norm) + 1, end + 1))
-            self.bounds[f] = Boundaries(s, rs.tokenizer, rs.hmm, rs.added_words)
-            if segment_all:
-                self.bounds[f].cut_all()
+        self.segment_all = segment_all
+        self.norm: dict[str, Normalised] = {}
+        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {}
+        for f, raw in (("title", title), ("text", text)):
+            n = rs.normaliser.normalise(raw) if raw else _EMPTY
+            self.norm[f] = n
+            found: dict[str, list[tuple[int, int]]] = {}
+            if n.text:
+                for end, key in rs.automaton.iter(n.text):
+                    found.setdefault(key, []).append((end - len(key) + 1, end + 1))
+            self.candidates[f] = found
+        self._bounds: dict[str, Boundaries] = {}
+        if segment_all:
+            for f in FIELDS:
+                self.bounds(f)
         self._hits: dict[tuple[str, bool, tuple[str, ...], str], list[Found]] = {}
 
+    def bounds(self, field: str) -> Boundaries:
+        """Word boundaries of a field, created on first need (most posts never need them)."""
+        b = self._bounds.get(field)
+        if b is None:
+            b = self._bounds[field] = Boundaries(self.norm[field].text, self.rs.tokenizer, self.rs.hmm, self.rs.added_words)
+            if self.segment_all:
+                b.cut_all()
+        return b
+
     def found_norms(self) -> set[str]:
-        return {n for f in FIELDS for n in self.candidates[f]}
+        return set(self.candidates["title"]) | set(self.candidates["text"])
 
     # -- PostView ---------------------------------------------------------------------------
 
@@ -104,7 +117,7 @@ class _Post:
         out: list[Found] = []
         for f in _SCOPE_FIELDS[scope]:
             for start, end in self.candidates[f].get(word.norm, ()):
-                whole, inside = self.bounds[f].check(start, end)
+                whole, inside = self.bounds(f).check(start, end)
                 if not (whole or (word.inside_words and inside)):
                     continue
                 if word.not_in and self._in_context(f, start, end, word.not_in):
@@ -121,7 +134,7 @@ class _Post:
         return False
 
     def distance(self, field: str, p: int, q: int, limit: int) -> int:
-        return self.bounds[field].distance(p, q, limit)
+        return self.bounds(field).distance(p, q, limit)
 
     def same_sentence(self, field: str, p: int, q: int) -> bool:
         ids = self.norm[field].sentence_ids
@@ -185,7 +198,11 @@ class RuleSet:
         """`analyse`, plus every rule that fired (for `yuqing rules test`)."""
         post = _Post(self, title, text, segment_all=segment_all)
         neg = self.negativity_model.score(post.norm["title"].text + "\n" + post.norm["text"].text)
-        firings = [f for f in (self._evaluate(self.rules[i], post) for i in self._candidates(post)) if f]
+        firings: list[RuleFiring] = []
+        for i in self._candidates(post):
+            firing = self._evaluate(self.rules[i], post)
+            if firing is not None:
+                firings.append(firing)
         best: dict[str, RuleFiring] = {}
         for f in firings:
             cur = best.get(f.rule.topic)
@@ -207,9 +224,13 @@ class RuleSet:
         return "low"
 
     def _candidates(self, post: _Post) -> list[int]:
+        """The rules worth evaluating: those indexed under a word that was found."""
         seen: set[int] = set()
+        by_word = self.rules_by_word
         for norm in post.found_norms():
-            seen.update(self.rules_by_word.get(norm, ()))
+            rules = by_word.get(norm)
+            if rules:
+                seen.update(rules)
         return sorted(seen)
 
     def _evaluate(self, rule: RuleSpec, post: _Post) -> RuleFiring | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ahocorasick
 
@@ -66,6 +65,7 @@ class NegativityModel:
                 self.cues[key] = cue
                 self.automaton.add_word(key, key)
         self.automaton.make_automaton()
+        self._neutral = Negativity(self._squash(0.0), 0.0 >= threshold, ())
 
     @classmethod
     def shipped(cls, normaliser: Normaliser) -> NegativityModel:
@@ -109,11 +109,13 @@ class NegativityModel:
 
     def score(self, text: str) -> Negativity:
         """Negativity of a normalised text."""
-        hits: list[tuple[int, int, _Cue]] = []
-        for end, key in self.automaton.iter(text):
-            hits.append((end - len(key) + 1, end + 1, self.cues[key]))
-        # A cue inside a longer cue (公示 inside 任前公示) is the longer one's business.
-        hits = [h for h in hits if not any(o is not h and o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in hits)]
+        cues = self.cues
+        hits = [(end - len(key) + 1, end + 1, cues[key]) for end, key in self.automaton.iter(text)]
+        if not hits:
+            return self._neutral
+        if len(hits) > 1:
+            # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business.
+            hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)]
         counted: dict[str, float] = {}
         reasons: list[str] = []
         for start, _end, cue in hits:
@@ -126,14 +128,18 @@ class NegativityModel:
             counted[cue.word] = cue.weight
             reasons.append(f"{cue.category}: {cue.word} ({cue.weight:+g})")
         raw = sum(counted.values())
-        score = 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
-        return Negativity(score, raw >= self.threshold, tuple(reasons))
+        return Negativity(self._squash(raw), raw >= self.threshold, tuple(reasons))
+
+    def _squash(self, raw: float) -> float:
+        """The raw sum as a 0..1 score, 0.5 at the threshold."""
+        return 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
 
     def _negated(self, text: str, start: int) -> bool:
         lo = start
         while lo > 0 and start - lo < self.window and text[lo - 1] not in _CLAUSE_END:
             lo -= 1
-        before = text[lo:start]
+        # 是不是 asks a question (是不是要送礼才行？): it implies the cue rather than denying it.
+        before = text[lo:start].replace("是不是", "")
         return any(n in before for n in self.negators)
 
 
@@ -144,7 +150,3 @@ def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:
     except RuleError as exc:
         return exc.problems
     return []
-
-
-def describe(model: NegativityModel) -> dict[str, Any]:
-    return {"threshold": model.threshold, "cues": len(model.cues)}

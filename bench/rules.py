@@ -1,0 +1,172 @@
+"""Speed of the rules engine on real posts (`make bench`): the cost must not grow with the rules.
+
+Builds >= 30,000 posts from ../shared/corpus (the sentiment CSVs' texts, the news pages' gold
+bodies, the labelled topic posts; skips visibly when the corpus is absent) and, in one run:
+1. checks that the engine's decisions (topics, rules, hits, severity, negativity) equal those of a
+   reference that segments every post completely with jieba (the engine cuts only the blocks that
+   hold a candidate word);
+2. prints the engine's throughput against plain jieba segmentation of the same posts
+   (goal: at least 20x with the shipped pack);
+3. adds 100, 1,000 and 10,000 keywords that are rare in the stream (a gazetteer of village and unit
+   names, in rules of ten names each) and prints the cost of each against the 100 run
+   (goal: 10,000 costs at most 1.5x of 100);
+4. prints the memory taken by building the set with 10,000 added keywords (goal: at most 200 MB).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+MIN_POSTS = 30_000
+
+
+def corpus_posts() -> list[tuple[str, str]]:
+    """(title, text) pairs from the corpus."""
+    posts: list[tuple[str, str]] = []
+    for path in sorted((CORPUS / "sentiment").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as f:
+            posts += [("", row["text"]) for row in csv.DictReader(f) if row.get("text")]
+    for path in sorted((CORPUS / "news_html").glob("*.json")):
+        try:
+            gold = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        content = gold.get("content") if isinstance(gold, dict) else None
+        if isinstance(content, str) and content.strip():
+            title = gold.get("title")
+            posts.append((title if isinstance(title, str) and title != "None" else "", content))
+    dev = CORPUS / "topics" / "topics_dev.jsonl"
+    if dev.exists():
+        posts += [("", json.loads(line)["text"]) for line in dev.open(encoding="utf-8") if line.strip()]
+    return posts
+
+
+def gazetteer(n: int, seed: int = 7) -> list[str]:
+    """n made-up place and unit names (rare in any real stream), e.g. 甄茆村, 窦岙镇水务所."""
+    rng = random.Random(seed)
+    rare = "甄茆岙窦邝郜阚芮岑璩濮隗蒯逯桓禚茌嵖峪坳垭墕畈圩垸埭塅岢峁"
+    suffixes = ["村", "镇", "乡", "村委会", "社区", "水务所", "卫生院", "林场", "街道", "合作社"]
+    names: set[str] = set()
+    while len(names) < n:
+        names.add(rng.choice(rare) + rng.choice(rare) + rng.choice(suffixes))
+    return sorted(names)
+
+
+def gazetteer_file(folder: Path, n: int) -> Path:
+    names = gazetteer(n)
+    lines = ["topic: gazetteer_bench", "rules:"]
+    for i in range(0, n, 10):
+        lines.append(f"  - id: place.{i // 10}")
+        lines.append(f"    any: [{', '.join(names[i:i + 10])}]")
+    path = folder / f"gazetteer_{n}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(rs: object, posts: list[tuple[str, str]]) -> float:
+    started = time.perf_counter()
+    analyse = rs.analyse  # type: ignore[attr-defined]
+    for title, text in posts:
+        analyse(title, text)
+    return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory_line(extra: Path) -> str:
+    """Memory of a rule set with 10,000 added keywords, measured in a fresh process (RSS delta)."""
+    code = (
+        "import sys; from pathlib import Path; from bench.rules import rss_mb; from rules.loading import PACK_DIR, build_ruleset; "
+        "import rules.engine; before = rss_mb(); "
+        "rs = build_ruleset([*sorted(PACK_DIR.glob('*.yaml')), Path(sys.argv[1])]); "
+        "print(f'{rss_mb() - before:.0f} {len(rs.automaton)}')"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code, str(extra)], cwd=root, capture_output=True, text=True, check=True)
+    mb, patterns = out.stdout.split()
+    return f"memory with 10,000 added keywords: +{mb} MB RSS for the whole rule set (jieba dictionary included, {patterns} patterns) [goal <= 200 MB]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    if not (CORPUS / "sentiment").exists():
+        print(f"skipped: {CORPUS} is not present (the corpus lives beside the repo)")
+        return 0
+    import jieba
+
+    from rules.loading import PACK_DIR, build_ruleset
+
+    posts = corpus_posts()
+    chars = sum(len(t) + len(x) for t, x in posts)
+    print(f"posts: {len(posts)} ({chars / 1e6:.1f}M characters) from sentiment CSVs, news bodies and topics_dev")
+    if len(posts) < MIN_POSTS:
+        print(f"WARNING: fewer than {MIN_POSTS} posts; figures are less reliable")
+    pack = sorted(PACK_DIR.glob("*.yaml"))
+    rs = build_ruleset(pack)
+    print(f"shipped pack: {len(rs)} rules, {len(rs.automaton)} automaton patterns")
+
+    # 1. Same decisions as a reference that segments everything.
+    mismatches = 0
+    matched = 0
+    started = time.perf_counter()
+    for title, text in posts:
+        fast = rs.analyse(title, text)
+        ref = rs.analyse(title, text, segment_all=True)
+        matched += bool(fast.topics)
+        if fast != ref:
+            mismatches += 1
+            if mismatches <= 3:
+                print(f"  MISMATCH: {text[:60]!r}\n    fast={fast.topics}\n    ref={ref.topics}")
+    print(f"decisions: {mismatches} differ from the full-segmentation reference over {len(posts)} posts "
+          f"({matched} posts matched a topic) [{time.perf_counter() - started:.1f}s]")
+
+    # 2. Throughput against plain jieba segmentation of the same posts, in this run.
+    plain = jieba.Tokenizer()
+    plain.initialize()
+    started = time.perf_counter()
+    for title, text in posts:
+        plain.lcut(title)
+        plain.lcut(text)
+    t_jieba = time.perf_counter() - started
+    started = time.perf_counter()
+    for title, text in posts:
+        plain.lcut(title, HMM=False)
+        plain.lcut(text, HMM=False)
+    t_jieba_nohmm = time.perf_counter() - started
+    run(rs, posts[:2000])  # warm caches the way a running crawler has them
+    t_engine = run(rs, posts)
+    print(f"plain jieba segmentation: {len(posts) / t_jieba:,.0f} posts/s (HMM off: {len(posts) / t_jieba_nohmm:,.0f} posts/s)")
+    print(f"rules engine (shipped pack): {len(posts) / t_engine:,.0f} posts/s = {t_jieba / t_engine:.1f}x plain jieba "
+          f"({t_jieba_nohmm / t_engine:.1f}x jieba without HMM) [goal >= 20x]")
+
+    # 3. and 4. Rare keywords: cost with 100 / 1,000 / 10,000 added, memory at 10,000.
+    times: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100, 1_000, 10_000):
+            extra = gazetteer_file(Path(tmp), n)
+            big = build_ruleset([*pack, extra])
+            run(big, posts[:2000])
+            times[n] = run(big, posts)
+            print(f"  +{n:>6,} keywords ({len(big)} rules): {len(posts) / times[n]:,.0f} posts/s, "
+                  f"{times[n] / times[100]:.2f}x the cost of +100")
+            del big
+        print(memory_line(gazetteer_file(Path(tmp), 10_000)))
+    print(f"cost of 10,000 vs 100 added keywords: {times[10_000] / times[100]:.2f}x [goal <= 1.5x]")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Normalisation: variants fold to one form and spans map back to the original text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.engine import RuleSet
+from rules.normalise import Normaliser
+
+
+@pytest.fixture(scope="module")
+def norm() -> Normaliser:
+    return Normaliser()
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("縣委組織部", "县委组织部"),  # Traditional -> Simplified
+        ("ＯＦＦＥＲ到手１２３", "offer到手123"),  # full-width letters and digits, lower case
+        ("干 部", "干部"),  # a space inside a word
+        ("干\u200b部", "干部"),  # zero-width space
+        ("干🙂部", "干部"),  # emoji inside a word
+        ("干*部", "干部"),  # filler symbol
+        ("干部，亲戚", "干部，亲戚"),  # sentence punctuation stays
+        ("our village 村支书", "our village 村支书"),  # spaces between words of Latin text stay
+    ],
+)
+def test_folding(norm: Normaliser, raw: str, folded: str) -> None:
+    assert norm.normalise(raw).text == folded
+
+
+def test_offsets_map_back_to_the_original(norm: Normaliser) -> None:
+    raw = "村 里 低 保 名 单"
+    n = norm.normalise(raw)
+    i = n.text.index("低保")
+    start, end = n.to_original(i, i + 2)
+    assert raw[start:end] == "低 保"
+
+
+def test_hits_point_at_original_text(shipped: RuleSet) -> None:
+    raw = "网友爆料：縣委組織部任前公示的張某曾受處分，帶病提拔！"
+    hits = [h for t in shipped.analyse("", raw).topics for h in t.hits]
+    assert hits and all(raw[h.start : h.end] == h.found for h in hits)
+    assert any(h.found == "帶病提拔" and h.word == "带病提拔" for h in hits)
