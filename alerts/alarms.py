@@ -54,7 +54,7 @@ def failing_channels(db: Database, now: datetime) -> dict[tuple[str | None, str]
 
 def channel_alarms(db: Database, settings: Settings, now: datetime) -> list[int]:
     """Record an operator notice for each channel failing longer than the threshold (once each)."""
-    from .outbox import enqueue_message
+    from .planning import enqueue_message
 
     ids: list[int] = []
     limit = settings.alerts.channel_alarm_after
