@@ -162,3 +162,36 @@ def test_killed_before_the_servers_250_the_resend_has_the_same_message_id(tmp_pa
     assert first["Message-ID"] == second["Message-ID"]  # one message to a mail client
     assert first.get_body(("plain",)).get_content() == second.get_body(("plain",)).get_content()
     check_once_each(settings, holding_smtp.messages, receiver.received("/wecom"))
+
+
+def test_a_json_webhook_killed_before_its_answer_gets_the_same_idempotency_key_again(tmp_path, receiver):
+    got, release = threading.Event(), threading.Event()
+
+    def holding(p: Any) -> Reply:
+        if not got.is_set():
+            got.set()
+            release.wait(30)  # the client is killed while we hold the answer
+        return Reply({}, 202)
+
+    db_url = f"sqlite:///{tmp_path / 'yuqing.db'}"
+    unit = f"  - {{id: zzb, name: 组织部, topics: [cadre_appointment], webhooks: [{{kind: json, url: '{receiver.on('/hook', holding)}'}}]}}\n"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(settings_yaml(db_url, units=unit), encoding="utf-8")
+    db = open_database(db_url)
+    add_post(db, PostSpec("干部公示引发质疑", "网友质疑干部任前公示期过短。", ["干部"], matches=[("zzb", "cadre_appointment", "medium")]))
+    db.dispose()
+    proc = yuqing(settings, "digest", "send")
+    try:
+        wait_until(lambda: got.is_set() or proc.poll() is not None, "the webhook to receive the digest")
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        release.set()
+    code, _, err = finish(yuqing(settings, "digest", "send"))
+    assert code == 0, err
+    first, second = receiver.received("/hook")
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    assert first.body == second.body  # the same recorded message, so the receiver can fold it
+    rows, _ = outbox(settings)
+    assert [(r.state, r.attempts) for r in rows] == [("sent", 2)]
