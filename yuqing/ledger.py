@@ -186,8 +186,9 @@ def _get(s: Session, case_id: int) -> CaseRow:
     return case
 
 
-def _log(s: Session, case: CaseRow, *, by: str, at: datetime, action: str, text: str = "",
-         to: str | None = None, data: dict[str, Any] | None = None) -> None:
+def record(s: Session, case: CaseRow, *, by: str, at: datetime, action: str, text: str = "",
+           to: str | None = None, data: dict[str, Any] | None = None) -> None:
+    """Log a change on the case's timeline (who, when, what) and move its status to `to`."""
     s.add(CaseLogRow(case_id=case.id, at=at, by=by, action=action, status_from=case.status if to else None,
                      status_to=to, text=text, data=data or {}))
     if to is not None and to != case.status:
@@ -207,7 +208,8 @@ def _check_open(case: CaseRow, action: str) -> None:
         raise CaseError(f"case {case.id} is closed; reopen it first (`yuqing cases reopen {case.id} --by NAME --reason ...`) to {action} it")
 
 
-def _unit_severity(s: Session, event_id: int, unit_id: str) -> str | None:
+def unit_severity(s: Session, event_id: int, unit_id: str) -> str | None:
+    """The highest severity of a unit's matches among an event's posts."""
     sev = [
         SEVERITIES.index(m.severity)
         for m in s.scalars(
@@ -257,7 +259,7 @@ def open_case(
             existing = s.scalars(select(CaseRow).where(CaseRow.event_id == event_id, CaseRow.unit_id == unit_id)).first()
             if existing is not None:
                 raise CaseError(f"case {existing.id} already tracks event {event_id} for unit {unit_id}")
-            severity = severity or _unit_severity(s, event_id, unit_id) or event.severity
+            severity = severity or unit_severity(s, event_id, unit_id) or event.severity
         if not title and event is None:
             raise UsageError("a case opened without an event needs --title")
         severity = severity or "medium"
@@ -278,7 +280,7 @@ def open_case(
         )
         s.add(case)
         s.flush()
-        _log(s, case, by=by, at=now, action="open",
+        record(s, case, by=by, at=now, action="open",
              text=f"{severity}; response due {response_due}, resolution due {resolve_due}; "
                   f"leader {case.leader or '-'}, handler {case.handler or '-'}")
         return case.id
@@ -299,7 +301,7 @@ def assign(db: Database, case_id: int, *, by: str, now: datetime, leader: str | 
         if handler:
             changes.append(f"handler {case.handler or '-'} -> {handler}")
             case.handler = handler
-        _log(s, case, by=by, at=now, action="assign", text="; ".join(changes))
+        record(s, case, by=by, at=now, action="assign", text="; ".join(changes))
 
 
 def note(db: Database, case_id: int, text: str, *, by: str, now: datetime, status: str | None = None) -> None:
@@ -317,7 +319,7 @@ def note(db: Database, case_id: int, text: str, *, by: str, now: datetime, statu
             _check_open(case, "change")
             if STATUSES.index(status) < STATUSES.index(case.status):
                 raise CaseError(f"case {case_id} is {case.status}; it cannot go back to {status} (reopen it instead)")
-        _log(s, case, by=by, at=now, action="note", text=text.strip(), to=status)
+        record(s, case, by=by, at=now, action="note", text=text.strip(), to=status)
 
 
 def reply(db: Database, settings: Settings, case_id: int, *, by: str, now: datetime, text: str | None = None,
@@ -339,7 +341,7 @@ def reply(db: Database, settings: Settings, case_id: int, *, by: str, now: datet
                 )
             case.no_reply_reason = no_reply_reason.strip()
             case.no_reply_by = by
-            _log(s, case, by=by, at=now, action="no-reply", text=case.no_reply_reason)
+            record(s, case, by=by, at=now, action="no-reply", text=case.no_reply_reason)
             return
         if not where:
             raise UsageError("say where the reply was published with --where (a URL or a place)")
@@ -349,7 +351,7 @@ def reply(db: Database, settings: Settings, case_id: int, *, by: str, now: datet
         case.next_follow_up_at = now + settings.ledger.follow_up_every
         case.follow_up_until = now + settings.ledger.follow_up_for
         to = "replied" if STATUSES.index(case.status) < STATUSES.index("replied") else None
-        _log(s, case, by=by, at=now, action="reply", text=f"{case.reply_text} ({case.reply_where})", to=to)
+        record(s, case, by=by, at=now, action="reply", text=f"{case.reply_text} ({case.reply_where})", to=to)
 
 
 def resolve(db: Database, case_id: int, resolution: str, *, by: str, now: datetime) -> None:
@@ -361,7 +363,7 @@ def resolve(db: Database, case_id: int, resolution: str, *, by: str, now: dateti
         _check_open(case, "resolve")
         case.resolution = resolution.strip()
         case.resolved_at = now
-        _log(s, case, by=by, at=now, action="resolve", text=case.resolution, to="resolved")
+        record(s, case, by=by, at=now, action="resolve", text=case.resolution, to="resolved")
 
 
 def close(db: Database, case_id: int, *, by: str, now: datetime) -> None:
@@ -383,7 +385,7 @@ def close(db: Database, case_id: int, *, by: str, now: datetime) -> None:
             raise CaseError(f"case {case_id} cannot be closed: it needs " + " and ".join(missing))
         case.closed_at = now
         case.next_follow_up_at = None
-        _log(s, case, by=by, at=now, action="close", to="closed")
+        record(s, case, by=by, at=now, action="close", to="closed")
 
 
 def reopen(db: Database, case_id: int, reason: str, *, by: str, now: datetime) -> None:
@@ -396,7 +398,7 @@ def reopen(db: Database, case_id: int, reason: str, *, by: str, now: datetime) -
             raise CaseError(f"case {case_id} is {case.status}, still open; add a note instead")
         case.closed_at = None
         case.resolved_at = None
-        _log(s, case, by=by, at=now, action="reopen", text=reason.strip(), to="handling")
+        record(s, case, by=by, at=now, action="reopen", text=reason.strip(), to="handling")
 
 
 def on_time_rate(cases: list[CaseView], settings: Settings) -> float | None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from .config import SEVERITIES, Settings
 from .events import cluster_posts, refresh_events
-from .ledger import SYSTEM, _log, _unit_severity, local_date, open_case, overdue_kind
+from .ledger import SYSTEM, local_date, open_case, overdue_kind, record, unit_severity
 from .ledger_models import CaseRow, EventRow
 from .storage import Database, PostRow
 from .workdays import workdays_between
@@ -73,7 +73,7 @@ def auto_open(db: Database, settings: Settings, now: datetime) -> list[int]:
                     continue  # a unit removed from settings keeps its old matches
                 if unit.case_threshold == "off" or (ev.id, uid) in existing:
                     continue
-                sev = _unit_severity(s, ev.id, uid)
+                sev = unit_severity(s, ev.id, uid)
                 if sev is not None and SEVERITIES.index(sev) >= SEVERITIES.index(unit.case_threshold):
                     todo.append((ev.id, uid))
     for event_id, uid in todo:
@@ -145,7 +145,7 @@ def remind_overdue(db: Database, settings: Settings, now: datetime) -> tuple[lis
             with db.session() as s:
                 case = s.get(CaseRow, case_id)
                 if case is not None:
-                    _log(s, case, by=SYSTEM, at=now, action=step,
+                    record(s, case, by=SYSTEM, at=now, action=step,
                          text=f"{what} overdue since {due} ({late} working day(s)); {person or '-'} told via {told}",
                          data={"deliveries": deliveries})
             done.append(case_id)
@@ -220,7 +220,7 @@ def follow_up(db: Database, settings: Settings, now: datetime) -> list[int]:
             case.follow_up = summary
             nxt = now + settings.ledger.follow_up_every
             case.next_follow_up_at = nxt if case.follow_up_until and nxt <= case.follow_up_until else None
-            _log(s, case, by=SYSTEM, at=now, action="follow-up",
+            record(s, case, by=SYSTEM, at=now, action="follow-up",
                  text=(f"re-checked {len(results)} post(s): {summary['edited']} edited, {summary['gone']} deleted, "
                        f"{replies} new repl{'y' if replies == 1 else 'ies'}, {summary['errors']} error(s); "
                        f"event now {ev.posts} posts on {ev.sites} sites, {trend}"),

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from scipy.stats import poisson
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .config import Settings, TrendsSettings
 from .ledger_models import EventRow, SpikeRow
@@ -180,6 +181,28 @@ def event_spread_spikes(db: Database, settings: Settings, now: datetime) -> list
     return out
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A subject whose recent count is a spike: a unit x topic volume, or an event's spread."""
+
+    subject: str  # "volume:<unit>:<topic>" or "spread:<event id>"
+    kind: str  # volume | spread
+    test: SpikeTest
+    unit_id: str | None = None
+    topic: str | None = None
+    event_id: int | None = None
+
+
+def find_spikes(db: Database, settings: Settings, now: datetime) -> list[Finding]:
+    found = [
+        Finding(f"volume:{t.unit_id}:{t.topic}", "volume", t.spike, unit_id=t.unit_id, topic=t.topic)
+        for t in unit_topic_trends(db, settings, now)
+        if t.spike.spike
+    ]
+    found += [Finding(f"spread:{eid}", "spread", test, event_id=eid) for eid, _t, test, _u in event_spread_spikes(db, settings, now)]
+    return found
+
+
 def check_spikes(db: Database, settings: Settings, now: datetime) -> list[int]:
     """Record new early warnings and enqueue each once; returns the new spike ids.
 
@@ -188,37 +211,29 @@ def check_spikes(db: Database, settings: Settings, now: datetime) -> list[int]:
     """
     cfg = settings.trends
     new_ids: list[int] = []
-    found: list[tuple[str, str, str | None, str | None, int | None, SpikeTest, list[str], str]] = []
-    for t in unit_topic_trends(db, settings, now):
-        if t.spike.spike:
-            found.append((f"volume:{t.unit_id}:{t.topic}", "volume", t.unit_id, t.topic, None, t.spike, [t.unit_id],
-                          f"{t.topic}: {t.spike.observed} posts in {_span(cfg.recent)}, {t.spike.expected:.1f} expected"))
-    for eid, title, test, units in event_spread_spikes(db, settings, now):
-        found.append((f"spread:{eid}", "spread", None, None, eid, test, units,
-                      f"「{title}」 reached {test.observed} new sites in {_span(cfg.recent)}, {test.expected:.1f} expected"))
     with db.session() as s:
-        for subject, kind, unit_id, topic, event_id, test, _units, _text in found:
+        for f in find_spikes(db, settings, now):
             recent = s.scalars(
-                select(SpikeRow).where(SpikeRow.key.like(subject + "@%"), SpikeRow.created_at > now - cfg.recent)
+                select(SpikeRow).where(SpikeRow.key.like(f.subject + "@%"), SpikeRow.created_at > now - cfg.recent)
             ).first()
             if recent is not None:
                 continue
             row = SpikeRow(
-                key=f"{subject}@{now.strftime('%Y%m%dT%H')}",
-                kind=kind,
-                unit_id=unit_id,
-                topic=topic,
-                event_id=event_id,
-                observed=test.observed,
-                expected=test.expected,
-                p_value=test.p_value,
+                key=f"{f.subject}@{now.strftime('%Y%m%dT%H')}",
+                kind=f.kind,
+                unit_id=f.unit_id,
+                topic=f.topic,
+                event_id=f.event_id,
+                observed=f.test.observed,
+                expected=f.test.expected,
+                p_value=f.test.p_value,
                 window_end=now,
                 created_at=now,
             )
             s.add(row)
             s.flush()
             new_ids.append(row.id)
-    notify_spikes(db, settings, now, {f[0]: (f[6], f[7]) for f in found})
+    notify_spikes(db, settings, now)
     return new_ids
 
 
@@ -227,8 +242,18 @@ def _span(d: timedelta) -> str:
     return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} h"
 
 
-def notify_spikes(db: Database, settings: Settings, now: datetime, texts: dict[str, tuple[list[str], str]]) -> int:
-    """Enqueue an e-mail for each recorded spike not yet enqueued (to the units' officers)."""
+def _describe(s: Session, row: SpikeRow, cfg: TrendsSettings) -> tuple[list[str], str]:
+    """(units to tell, one line) for a recorded spike."""
+    if row.kind == "spread" and row.event_id is not None:
+        ev = s.get(EventRow, row.event_id)
+        title = ev.title if ev else f"event {row.event_id}"
+        units = list(ev.units or []) if ev else []
+        return units, f"「{title}」 reached {row.observed} new sites in {_span(cfg.recent)}, {row.expected:.1f} expected"
+    return [row.unit_id] if row.unit_id else [], f"{row.topic}: {row.observed} posts in {_span(cfg.recent)}, {row.expected:.1f} expected"
+
+
+def notify_spikes(db: Database, settings: Settings, now: datetime) -> int:
+    """Enqueue each recorded spike not yet enqueued, on every channel of the units concerned."""
     try:
         from alerts.channel import unit_targets
         from alerts.outbox import enqueue_message
@@ -236,13 +261,13 @@ def notify_spikes(db: Database, settings: Settings, now: datetime, texts: dict[s
         log.warning("alerts.outbox.enqueue_message is not available: early warnings are recorded, not sent yet")
         return 0
     with db.session() as s:
-        pending = [(r.id, r.key, r.unit_id, r.observed, r.expected, r.p_value)
-                   for r in s.scalars(select(SpikeRow).where(SpikeRow.notified_at.is_(None)))]
+        pending = []
+        for r in s.scalars(select(SpikeRow).where(SpikeRow.notified_at.is_(None))):
+            units, text = _describe(s, r, settings.trends)
+            test = f"Poisson P(X >= {r.observed} | mean {r.expected:.2f}) = {r.p_value:.2g} < {settings.trends.spike_p}"
+            pending.append((r.id, r.key, units, text, test))
     enqueued = 0
-    for spike_id, key, unit_id, observed, expected, p_value in pending:
-        subject_key = key.split("@", 1)[0]
-        units, text = texts.get(subject_key, ([unit_id] if unit_id else [], f"{subject_key}: {observed} observed"))
-        test = f"Poisson P(X >= {observed} | mean {expected:.2f}) = {p_value:.2g} < {settings.trends.spike_p}"
+    for spike_id, key, units, text, test in pending:
         for uid in units:
             try:
                 unit = settings.unit(uid)
