@@ -314,7 +314,7 @@ class _FileReader:
         for key, op in OPERATORS.items():
             if key in rule:
                 fields[key] = op.parse(self, rule[key], [*loc, key], not_in)
-        if not (fields.get("any") or fields.get("all") or fields.get("near")):
+        if not any(key in rule for key in ("any", "all", "near")):
             self.problem(loc, f"rule '{rid}' needs at least one of 'any', 'all' or 'near' with words (regex alone is never evaluated)")
             return
         examples = rule.get("examples", {})
