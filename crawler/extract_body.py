@@ -47,7 +47,7 @@ _FURNITURE_LINE = re.compile(
 _FURNITURE_MAX_CHARS = 60
 _COPYRIGHT = re.compile(
     r"版权所有|copyright|©|\(c\)\s*\d{4}|ICP备|ICP证|公网安备|违法和不良信息|all rights reserved|"
-    r"未经授权|不得转载|禁止转载|转载请注明",
+    r"未经授权|不得转载|禁止转载|转载请注明|擅自转载|反侵权|侵权必究|著作权归",
     re.IGNORECASE,
 )
 _COPYRIGHT_MAX_CHARS = 160
@@ -65,6 +65,11 @@ _STOP_LINE = re.compile(
     r"(?:[\s:：>》»\]】|]*\S{0,4}|.*\|.*)$"
 )
 _STOP_MAX_CHARS = 40
+# "发布时间 2005/05/17 22:11:42 by 眉间尺", "回复于 2024-05-01 10:00": after the story, the next post.
+_POST_HEADER = re.compile(
+    r"(?:发布时间|发表时间|发表于|发帖时间|回复时间|回复于|回帖时间)\s*[:：]?\s*\d{2,4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*\d{1,2}:\d{2}"
+)
+_POST_HEADER_MAX_CHARS = 80
 # Lines with no words at all: counters, "+1", "×", bullets.
 _NO_WORDS = re.compile(r"^[\d\s+\-×xX|·•.,:：%()（）/\\]*$")
 _ALONE_WORD = re.compile(
@@ -125,7 +130,7 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         line = _tidy(raw)
         if not line:
             continue
-        if prose_seen and len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(fold(line)) and not _SENTENCE.search(line):
+        if prose_seen and _ends_story(line):
             break
         line = _without_editor_tail(line)
         if not line or _is_furniture(line):
@@ -143,6 +148,13 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         # A page of headings and names (a table of contents): nothing is "before the story".
         return [ln for ln in (_tidy(r) for r in lines_list) if ln and not _is_furniture(ln)]
     return out
+
+
+def _ends_story(line: str) -> bool:
+    """A heading for related stories or comments, or the header of the next post in a thread."""
+    if len(line) <= _STOP_MAX_CHARS and _STOP_LINE.match(fold(line)) and not _SENTENCE.search(line):
+        return True
+    return len(line) <= _POST_HEADER_MAX_CHARS and bool(_POST_HEADER.search(line))
 
 
 def _without_editor_tail(line: str) -> str:
