@@ -1,0 +1,73 @@
+"""Body line cleaning and the choice between the density body and trafilatura's body."""
+
+from __future__ import annotations
+
+import lxml.html
+
+from crawler.extract_body import choose_body, clean_lines, density_blocks, link_texts, without_link_lines
+
+P1 = "镇政府对辖区内十二个行政村的集体资产进行了全面清查，并通报了清查结果。"
+P2 = "清查发现，部分村存在集体土地承包合同不规范、集体资产台账不完整等问题。"
+P3 = "镇纪委表示，将督促相关村在六月底前完成整改，并将整改情况向村民公开。"
+
+
+def test_furniture_lines_are_removed_and_paragraphs_kept() -> None:
+    lines = [
+        "当前位置：首页 > 新闻", "2024-05-01 10:00", "来源：示例日报", P1, "分享到：", "微信", "微博",
+        P2, "（责任编辑：王小明）", P3 + "（编辑：李四）", "Copyright © 2024 示例网 版权所有",
+    ]
+    assert clean_lines(lines) == [P1, P2, P3]
+
+
+def test_lines_above_the_headline_are_header() -> None:
+    lines = ["播报文章", "关注", "镇政府通报村集体资产清查结果", "法新社", P1, P2]
+    assert clean_lines(lines, title="镇政府通报村集体资产清查结果") == [P1, P2]
+
+
+def test_related_and_comment_headings_end_the_story() -> None:
+    for heading in ("相关新闻", "相關閱讀", "你可能還想看", "网友评论：", "上一页 1 下一页 | 尾页"):
+        assert clean_lines([P1, P2, heading, P3]) == [P1, P2], heading
+
+
+def test_a_sub_heading_that_starts_like_a_button_does_not_end_the_story() -> None:
+    assert clean_lines([P1, "举报人“寻而不得”", P2]) == [P1, "举报人“寻而不得”", P2]
+
+
+def test_the_next_post_header_ends_the_story() -> None:
+    lines = [P1, P2, "〓 网易娱乐 留言板 发布时间 2005/05/17 22:11:42 by 眉间尺 〓", "回复：说得好", P3]
+    assert clean_lines(lines) == [P1, P2]
+
+
+def test_a_page_without_prose_keeps_its_short_lines() -> None:
+    toc = ["习近平新时代中国特色社会主义思想研究", "张素峰", "中共党史", "宋学勤"]
+    assert clean_lines(toc) == toc
+
+
+def test_density_picks_the_story_container_over_link_lists() -> None:
+    html = f"""<html><body>
+    <div id="nav"><a href="/1">首页</a> <a href="/2">新闻中心</a> <a href="/3">政务公开</a></div>
+    <div class="wrap"><div class="story"><p>{P1}</p><p>整改工作已经启动</p><p>{P2}</p><p>{P3}</p></div>
+    <ul class="list"><li><a href="/a">全镇召开农村集体资产管理工作会议并部署下一步工作</a></li>
+    <li><a href="/b">镇政府部署村务公开工作要求各村按时公开财务收支情况</a></li></ul></div>
+    </body></html>"""
+    root = lxml.html.document_fromstring(html)
+    assert [b.text for b in density_blocks(root)] == [P1, "整改工作已经启动", P2, P3]
+
+
+def test_link_lines_from_flattened_tables_are_dropped() -> None:
+    root = lxml.html.document_fromstring(
+        "<p><a href='/a'>全镇召开农村集体资产管理工作会议</a> <a href='/b'>镇政府部署村务公开工作</a></p>")
+    line = "全镇召开农村集体资产管理工作会议 镇政府部署村务公开工作"
+    assert without_link_lines([P1, line, P2], link_texts(root)) == [P1, P2]
+
+
+def test_choice_between_candidates() -> None:
+    # Trafilatura dropped a short paragraph inside the story: density's fuller text wins, cut to
+    # trafilatura's first and last line.
+    density = ["栏目导航", P1, "整改工作已经启动", P2, P3, "网站地图 联系我们 关于我们 广告服务"]
+    assert choose_body({"density": density, "trafilatura": [P1, P2, P3]}) == [P1, "整改工作已经启动", P2, P3]
+    # Trafilatura ran the paragraphs together: the same text with its paragraphs wins.
+    assert choose_body({"density": [P1, P2, P3], "trafilatura": [P1 + P2 + P3]}) == [P1, P2, P3]
+    # One side empty: the other.
+    assert choose_body({"density": [], "trafilatura": [P1]}) == [P1]
+    assert choose_body({"density": [P2], "trafilatura": []}) == [P2]
