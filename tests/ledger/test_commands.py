@@ -82,3 +82,26 @@ def test_a_misspelt_ledger_key_is_located(db_url, tmp_path) -> None:
     assert f"{path}:" in shown
     assert "ledger.limits.high.resolve_days" in shown
     assert "unknown key 'spike_pvalue' (did you mean \"spike_p\"?)" in shown
+
+
+def test_open_a_case_from_an_event_by_hand(ledger_env, capsys) -> None:
+    settings, db, path = ledger_env
+    now = datetime.now(UTC)
+    add_post(db, source="county-news", title="招聘质疑", text=STORY, at=now,
+             matches=[("zzb", "public_recruitment", "medium", True)])
+    add_post(db, source="county-news", title="干部任前公示", text=OTHER, at=now,
+             matches=[("zzb", "cadre_appointment", "low", False), ("nyb", "village_affairs", "low", False)])
+    cluster_posts(db, settings)
+    code, out, _ = run_cli(path, "events", "--json", capsys=capsys)
+    ids = {e["title"]: e["id"] for e in json.loads(out)}
+    code, out, _ = run_cli(path, "cases", "open", "--event", str(ids["招聘质疑"]), "--by", "王干事", "--json", capsys=capsys)
+    case = json.loads(out)
+    assert code == 0 and (case["unit_id"], case["severity"], case["leader"], case["handler"]) == ("zzb", "medium", "张部长", "李科长")
+    assert case["event"]["sites"] == 1 and case["log"][0]["by"] == "王干事"
+    code, _, err = run_cli(path, "cases", "open", "--event", str(ids["干部任前公示"]), "--by", "王干事", capsys=capsys)
+    assert code == 1 and "concerns units nyb, zzb: name one with --unit" in err
+    code, out, _ = run_cli(path, "cases", "open", "--event", str(ids["干部任前公示"]), "--unit", "nyb", "--handler", "刘股长",
+                           "--by", "王干事", "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["handler"] == "刘股长" and json.loads(out)["leader"] is None
+    code, _, err = run_cli(path, "cases", "open", "--unit", "zzx", "--title", "x", "--by", "a", capsys=capsys)
+    assert code == 2 and 'no unit \'zzx\' (did you mean "zzb"?)' in err
