@@ -214,7 +214,7 @@ def check_spikes(db: Database, settings: Settings, now: datetime) -> list[int]:
     with db.session() as s:
         for f in find_spikes(db, settings, now):
             recent = s.scalars(
-                select(SpikeRow).where(SpikeRow.key.like(f.subject + "@%"), SpikeRow.created_at > now - cfg.recent)
+                select(SpikeRow).where(SpikeRow.key.startswith(f.subject + "@", autoescape=True), SpikeRow.created_at > now - cfg.recent)
             ).first()
             if recent is not None:
                 continue
