@@ -1,0 +1,161 @@
+"""Crawl speed: our full pipeline against a bare Scrapy spider, on the same local site, in one run.
+
+`python -m bench crawl` (or `make bench`). A LocalSite on loopback serves >= 2,000 real pages: the
+news pages of ../shared/corpus/news_html, repeated under different URLs (without the corpus: the
+project's own fixture and demo pages), reached from paged lists of 50 links each.
+
+- ours: `crawler.run.crawl` of one `news` source, in its own process as always: robots.txt, address
+  guard, conditional GET, decoding, extraction, normalise, dedupe, rules matching, storage (SQLite).
+- bare: a Scrapy spider with the same Scrapy politeness settings (concurrency, AutoThrottle, robots)
+  that follows the same links and only downloads the pages.
+
+Printed: pages, seconds, pages/s and CPU ms per page of each, and ours/bare. Goal: ours >= 0.5x.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "news_html"
+TARGET_PAGES = 2000
+PER_LIST = 50
+
+
+def source_pages() -> list[bytes]:
+    files = sorted(CORPUS.glob("*.html")) if CORPUS.is_dir() else []
+    if not files:
+        files = sorted((ROOT / "tests" / "crawler" / "pages").glob("article_*.html"))
+        files += sorted((ROOT / "yuqing" / "demo_site" / "news").rglob("*.html"))
+    return [f.read_bytes() for f in files]
+
+
+def build_site(pages: list[bytes]):  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT))
+    from tests.support.site import LocalSite, Page
+
+    site = LocalSite()
+    copies = math.ceil(TARGET_PAGES / len(pages))
+    urls = []
+    for copy in range(copies):
+        for i, body in enumerate(pages):
+            path = f"/a/{copy}/{i}.html"
+            # no charset in the header: the bytes decide, as on many real sites
+            site.add(path, Page(body, headers={"Content-Type": "text/html"}))
+            urls.append(path)
+    lists = [urls[i : i + PER_LIST] for i in range(0, len(urls), PER_LIST)]
+    for n, chunk in enumerate(lists, start=1):
+        nxt = f'<a href="/list/{n + 1}.html">下一页</a>' if n < len(lists) else ""
+        items = "".join(f'<li><a href="{u}">{u}</a></li>' for u in chunk)
+        site.add(f"/list/{n}.html", f"<html><body><ul>{items}</ul>{nxt}</body></html>")
+    site.add("/robots.txt", Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}))
+    return site.start(), len(urls), len(lists)
+
+
+SETTINGS = """database: sqlite:///{db}
+allow_networks: [127.0.0.0/8]
+crawl: {{delay: 0.001s, concurrency: 32, concurrency_per_domain: 16, job_time_limit: 60m}}
+units:
+  - {{id: zzb, name: 组织部, topics: [cadre_appointment, public_recruitment, talent_introduction, party_member_development]}}
+  - {{id: nyb, name: 农业农村局, topics: [collective_assets, village_affairs]}}
+sources:
+  - {{id: bench, kind: news, start_urls: ['{start}'], follow: '/a/', max_pages: 100000}}
+"""
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ours(settings_path: Path) -> tuple[int, float, float]:
+    from crawler.run import crawl
+    from yuqing.config import load_settings
+
+    settings = load_settings(str(settings_path))
+    cpu, wall = children_cpu(), time.perf_counter()
+    [summary] = crawl(settings)
+    wall, cpu = time.perf_counter() - wall, children_cpu() - cpu
+    if summary.status != "ok":
+        raise SystemExit(f"our crawl failed: {summary.error}")
+    return summary.pages, wall, cpu
+
+
+def run_bare(settings_path: Path) -> tuple[int, float, float]:
+    cpu, wall = children_cpu(), time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.crawl", "--bare", str(settings_path)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    wall, cpu = time.perf_counter() - wall, children_cpu() - cpu
+    return int(done.stdout.strip().splitlines()[-1]), wall, cpu
+
+
+def bare_crawl(settings_path: str) -> int:
+    """The baseline, in its own process: same Scrapy settings, no yuqing middleware or pipeline."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.scrapy_settings import scrapy_settings
+    from yuqing.config import load_settings
+
+    settings = load_settings(settings_path)
+    source = settings.source("bench")
+    knobs = scrapy_settings(settings, source)
+    knobs.pop("DOWNLOADER_MIDDLEWARES")
+    knobs.pop("ITEM_PIPELINES")
+    knobs["LOG_LEVEL"] = "WARNING"
+    counted = {"pages": 0}
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        start_urls = list(source.start_urls)
+
+        def parse(self, response):  # type: ignore[no-untyped-def]
+            for href in response.css("ul a::attr(href)").getall():
+                yield response.follow(href, self.page)
+            nxt = response.xpath("//a[text()='下一页']/@href").get()
+            if nxt:
+                yield response.follow(nxt, self.parse)
+
+        def page(self, response):  # type: ignore[no-untyped-def]
+            counted["pages"] += 1
+
+    process = CrawlerProcess(settings=knobs)
+    process.crawl(Bare)
+    process.start()
+    return counted["pages"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--bare"]:
+        print(bare_crawl(argv[1]))
+        return 0
+    pages = source_pages()
+    site, n_pages, n_lists = build_site(pages)
+    origin = "corpus news_html" if CORPUS.is_dir() else "project fixture pages (corpus absent)"
+    print(f"site: {n_pages} article pages ({len(pages)} distinct, from {origin}) + {n_lists} list pages")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings_path = Path(tmp) / "settings.yaml"
+            settings_path.write_text(SETTINGS.format(db=Path(tmp) / "bench.db", start=site.url("/list/1.html")), encoding="utf-8")
+            bare = run_bare(settings_path)
+            ours = run_ours(settings_path)
+    finally:
+        site.stop()
+    print(f"{'':6} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'CPU ms/page':>12}")
+    for name, (n, wall, cpu) in (("bare", bare), ("ours", ours)):
+        print(f"{name:6} {n:6d} {wall:8.1f} {n / wall:8.1f} {1000 * cpu / max(n, 1):12.1f}")
+    ratio = (ours[0] / ours[1]) / (bare[0] / bare[1])
+    print(f"ours/bare pages/s: {ratio:.2f}x (goal >= 0.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
