@@ -80,6 +80,7 @@ _ALONE_WORD = re.compile(
 _SENTENCE = re.compile(r"[，。！？；]")
 _PROSE = re.compile(r"[，。！？；,.!?;]")
 _SHORT_LINE = 12
+_PARAGRAPH_CHARS = 40
 _LEAD_DATE = re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
 _SHARE_BAR = re.compile(r"^(?:[\s|/·•]*(?:微信|微博|QQ|空间|人人|豆瓣|朋友圈|qq空间|新浪微博|腾讯微博)){2,}[\s|/·•]*$",
                         re.IGNORECASE)
@@ -136,8 +137,10 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         if not line or _is_furniture(line):
             continue
         if norm_title and _squash(line) == norm_title:
-            if not prose_seen:
-                out.clear()  # everything above the headline is page header
+            if sum(1 for ln in out if len(ln) > _PARAGRAPH_CHARS and _SENTENCE.search(ln)) < 2:
+                # Above the headline is page header (tickers, channel names), unless a story is there.
+                out.clear()
+                prose_seen = False
             continue
         is_prose = bool(_PROSE.search(line)) and len(line) > _SHORT_LINE
         if not prose_seen and not is_prose and (len(line) <= _SHORT_LINE or _LEAD_DATE.search(line)):
