@@ -8,7 +8,7 @@ and yields `Post`s and requests.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,8 @@ from scrapy.http import Response
 
 from crawler.context import JobContext
 from crawler.normalise import canonical_url
-from crawler.pages import decode_html
+from crawler.pages import decode_html, extract_article
+from yuqing.records import Post
 
 # Link texts that mean "the next page of this list / thread" on Chinese and English sites.
 NEXT_TEXTS = {"下一页", "下页", "下一頁", "下頁", "后页", "next", "next page", "next »", "›", "»", ">", "下一页>", "下一页 >"}
@@ -129,6 +130,30 @@ class YuqingSpider(scrapy.Spider):
                 if href and not href.startswith(("javascript:", "#")):
                     return canonical_url(_urljoin(base, href))
         return None
+
+    def parse_article(self, response: Response) -> Iterator[Post]:
+        html = self.text_of(response)
+        now = self.fetch_time()
+        article = extract_article(
+            html, response.url, now=now, tz=self.job.settings.tz, selectors=self.source.selectors or None
+        )
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("yuqing/articles")
+        if not article.text.strip():
+            # Counted, not stored: a run where every page comes back empty flags a redesign.
+            self.crawler.stats.inc_value("yuqing/empty_extractions")
+            return
+        url = response.request.url if response.request is not None else response.url
+        yield Post(
+            source_id=self.source.id,
+            url=url,
+            title=article.title or response.meta.get("link_text", ""),
+            text=article.text,
+            fetched_at=now,
+            published_at=article.published_at.astimezone(UTC) if article.published_at else None,
+            author=article.author,
+            kind="article",
+        )
 
     def fetch_time(self) -> datetime:
         return datetime.now(UTC)

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 
 from crawler.normalise import canonical_url
-from crawler.pages import extract_article
-from yuqing.records import Post
 
 from .base import YuqingSpider
 
@@ -56,27 +53,3 @@ class NewsSpider(YuqingSpider):
         nxt = self.next_page(sel, response.url) if fresh else None
         if nxt and nxt != response.url and self.take():
             yield self.list_request(nxt, self.parse_list, conditional=False, list_page=page + 1)
-
-    def parse_article(self, response: Response) -> Iterator[Post]:
-        html = self.text_of(response)
-        now = self.fetch_time()
-        article = extract_article(
-            html, response.url, now=now, tz=self.job.settings.tz, selectors=self.source.selectors or None
-        )
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("yuqing/articles")
-        if not article.text.strip():
-            # Counted, not stored: a run where every page comes back empty flags a redesign.
-            self.crawler.stats.inc_value("yuqing/empty_extractions")
-            return
-        url = response.request.url if response.request is not None else response.url
-        yield Post(
-            source_id=self.source.id,
-            url=url,
-            title=article.title or response.meta.get("link_text", ""),
-            text=article.text,
-            fetched_at=now,
-            published_at=article.published_at.astimezone(UTC) if article.published_at else None,
-            author=article.author,
-            kind="article",
-        )
