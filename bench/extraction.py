@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -98,7 +99,7 @@ def trafilatura_baseline(page: Page) -> Output:
 
     doc = trafilatura.bare_extraction(page.html, url=page.url or None, with_metadata=True,
                                       include_comments=False)
-    if doc is None:
+    if doc is None or isinstance(doc, dict):
         return Output(None, "", None, None)
     when = None
     if doc.date:
@@ -180,9 +181,9 @@ def score(pages: list[Page], extract: Callable[[Page], Output]) -> dict[str, Sco
         else:
             checks = []
             text = _norm(out.text)
-            for snippet in g.get("content_must_include") or []:
+            for snippet in _strings(g.get("content_must_include")):
                 checks.append(_norm(snippet) in text)
-            for snippet in g.get("content_must_exclude") or []:
+            for snippet in _strings(g.get("content_must_exclude")):
                 checks.append(_norm(snippet) not in text)
             if g.get("content_prefix"):
                 checks.append(text.startswith(_norm(str(g["content_prefix"]))))
@@ -197,6 +198,10 @@ def score(pages: list[Page], extract: Callable[[Page], Output]) -> dict[str, Sco
         if isinstance(g.get("author"), str) and g["author"]:
             s.authors.append(author_right(out.author, str(g["author"])))
     return by_source
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _merge(scores: dict[str, Score]) -> Score:
@@ -239,7 +244,7 @@ def leave_one_source_out(pages: list[Page]) -> None:
         sources = sorted({s for run in runs.values() for s, sc in run.items() if getattr(sc, attr)})
         held_out: list[float] = []
         for source in sources:
-            chosen = max(grid, key=lambda v, src=source: _trained(runs[v], src, attr, v == default))
+            chosen = max(grid, key=partial(_trained_at, runs, source, attr, default))
             values = getattr(runs[chosen][source], attr)
             held_out.extend(values)
             print(f"{metric:<10} {source:<12} {chosen:>7} {_fmt(values):>16}")
@@ -248,10 +253,11 @@ def leave_one_source_out(pages: list[Page]) -> None:
               f"{_mean(in_sample):.3f}")
 
 
-def _trained(run: dict[str, Score], held_out: str, attr: str, is_default: bool) -> tuple[float, bool]:
-    """Score on every source but the held-out one; ties keep the shipped value."""
-    pooled = [x for s, sc in run.items() if s != held_out for x in getattr(sc, attr)]
-    return (_mean(pooled), is_default)
+def _trained_at(runs: dict[float, dict[str, Score]], held_out: str, attr: str, default: float,
+                value: float) -> tuple[float, bool]:
+    """Score of `value` on every source but the held-out one; ties keep the shipped value."""
+    pooled = [x for s, sc in runs[value].items() if s != held_out for x in getattr(sc, attr)]
+    return (_mean(pooled), value == default)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
     if not body:
         return "", "utf-8"
     bom_codec, bom = read_bom(body)
-    if bom_codec:
+    if bom_codec and bom:
         codec = _canonical(bom_codec) or "utf-8"
         return _decode(body[len(bom) :], codec).text, codec
 

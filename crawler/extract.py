@@ -68,6 +68,8 @@ def extract_article(
     tz: ZoneInfo,
     selectors: Mapping[str, str] | None = None,
 ) -> Article:
+    """Extract one article page (already decoded); times come back aware, in the page's offset
+    when it states one, else in `tz`; relative dates resolve against `now` (the fetch time)."""
     root = _parse(html)
     if root is None:
         return Article("", "", None, None)
@@ -81,13 +83,12 @@ def extract_article(
     prune(light, furniture=False)
     page_blocks = blocks(light)
     title, title_index = find_title(page_blocks, page_title, meta.titles)
+    if selectors.get("title"):
+        title = select_text(root, selectors["title"]) or title
     window_lines = [b.text for b in byline_window(page_blocks, title_index)]
 
     text_lines = _body_lines(root, html, url, title, selectors)
     body_index = _find_line(page_blocks, text_lines[0]) if text_lines else None
-
-    if selectors.get("title"):
-        title = select_text(root, selectors["title"]) or title
 
     published_at = _published_at(root, meta.dates, page_blocks, title_index, body_index, url, now, tz, selectors)
 
@@ -121,7 +122,7 @@ def _body_lines(root: HtmlElement, html: str, url: str, title: str, selectors: M
     return choose_body({"density": density, "trafilatura": theirs})
 
 
-def _pruned_blocks(el: HtmlElement) -> list:
+def _pruned_blocks(el: HtmlElement) -> list[Block]:
     el = copy.deepcopy(el)
     prune(el, furniture=False)
     return blocks(el)
@@ -135,7 +136,19 @@ def _find_line(page_blocks: list[Block], line: str) -> int | None:
     return None
 
 
-def _published_at(root, meta_dates, page_blocks, title_index, body_index, url, now, tz, selectors) -> datetime | None:
+def _published_at(
+    root: HtmlElement,
+    meta_dates: tuple[str, ...],
+    page_blocks: list[Block],
+    title_index: int | None,
+    body_index: int | None,
+    url: str,
+    now: datetime,
+    tz: ZoneInfo,
+    selectors: Mapping[str, str],
+) -> datetime | None:
+    """Selector, then <meta> (made precise by a visible time on the same day), then the byline
+    around the headline, then the URL."""
     if selectors.get("time"):
         raw = select_text(root, selectors["time"])
         when = parse_date(raw, now=now, tz=tz) if raw else None
@@ -185,7 +198,7 @@ def _author(root: HtmlElement, selectors: Mapping[str, str], window_lines: list[
     )
 
 
-def _raw_tail(page_blocks: list, text_lines: list[str]) -> list[str]:
+def _raw_tail(page_blocks: list[Block], text_lines: list[str]) -> list[str]:
     """The last lines of the story plus the credit lines right after it (stripped from the body)."""
     if not text_lines:
         return []

@@ -91,13 +91,13 @@ def density_blocks(root: HtmlElement) -> list[Block]:
     page = blocks(root)
     if not page:
         return []
-    scores: Counter[int] = Counter()
+    scores: dict[int, float] = {}
     elements: dict[int, HtmlElement] = {}
     for block in page:
         weight = _weight(block)
         el: HtmlElement | None = block.owner
         while el is not None:
-            scores[id(el)] += weight
+            scores[id(el)] = scores.get(id(el), 0.0) + weight
             elements[id(el)] = el
             el = el.getparent()
     best_id, best_score = max(scores.items(), key=lambda kv: kv[1])
