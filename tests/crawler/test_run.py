@@ -1,0 +1,71 @@
+"""`crawler.run` as the parent of crawl processes: a child that runs past its time limit is killed
+and the run recorded as a timeout; a child that dies is recorded as failed with its last words;
+disabled and unknown sources; which sources are due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.run import crawl, due_sources
+from tests.crawler.crawl_world import write_settings
+from tests.support.site import LocalSite, Page
+from yuqing.errors import UsageError
+from yuqing.storage import CrawlRun, SourceState, open_database, utcnow
+
+
+def _sources(site: LocalSite) -> str:
+    return (
+        f"  - {{id: slow, kind: news, start_urls: ['{site.url('/slow.html')}']}}\n"
+        f"  - {{id: off, kind: news, start_urls: ['{site.url('/off.html')}'], enabled: false}}\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_crawl_past_its_time_limit_is_killed_and_recorded(site: LocalSite, tmp_path: Path):
+    site.add("/slow.html", Page(b"<html><body>late</body></html>", headers={"Content-Type": "text/html"}, delay=30))
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", _sources(site), crawl="job_time_limit: 4s")
+    db = open_database(settings.database_url())
+    [summary] = crawl(settings, ["slow"], db=db)
+    assert summary.status == "timeout" and "ran longer than 0:00:04" in (summary.error or "")
+    with db.session() as s:
+        run = s.scalars(select(CrawlRun)).one()
+        state = s.get(SourceState, "slow")
+    assert run.status == "timeout" and run.finished_at is not None and run.error == summary.error
+    assert state is not None and state.consecutive_failures == 1 and state.last_error == summary.error
+    db.dispose()
+
+
+@pytest.mark.slow
+def test_a_child_that_dies_is_recorded_with_its_last_words(site: LocalSite, tmp_path: Path):
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", _sources(site))
+    Path(settings.path).write_text("sources: [oops\n", encoding="utf-8")  # the child cannot even read its settings
+    db = open_database(settings.database_url())
+    [summary] = crawl(settings, ["slow"], db=db)
+    assert summary.status == "failed" and "crawl process exited with code" in (summary.error or "")
+    with db.session() as s:
+        assert s.scalars(select(CrawlRun.status)).all() == ["failed"]
+    db.dispose()
+
+
+def test_disabled_unknown_and_due_sources(site: LocalSite, tmp_path: Path):
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", _sources(site))
+    db = open_database(settings.database_url())
+    assert crawl(settings, ["off"], db=db)[0].status == "skipped"  # named but disabled: no process started
+    with pytest.raises(UsageError, match='no source \'slwo\' \\(did you mean "slow"\\?\\)'):
+        crawl(settings, ["slwo"], db=db)
+    now = utcnow()
+    assert due_sources(settings, db, now) == ["slow"]  # never crawled; 'off' is disabled
+    with db.session() as s:
+        s.add(SourceState(source_id="slow", kind="news", last_crawl_at=now - timedelta(minutes=10), consecutive_failures=0))
+    assert due_sources(settings, db, now) == []  # every: 30m
+    assert due_sources(settings, db, now + timedelta(minutes=21)) == ["slow"]
+    with db.session() as s:
+        st = s.get(SourceState, "slow")
+        assert st is not None
+        st.retry_after = now + timedelta(hours=1)
+    assert due_sources(settings, db, now + timedelta(minutes=40)) == []  # robots.txt said wait
+    db.dispose()
