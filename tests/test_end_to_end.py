@@ -49,10 +49,12 @@ units:
   - id: zzb
     name: 县委组织部
     emails: [zzb@example.org, zzb-deputy@example.org]
+    urgent_severity: "off"     # this path is the digest's; urgent alerts have their own tests
     topics: [cadre_appointment, public_recruitment, talent_introduction, party_member_development]
   - id: nyb
     name: 县农业农村局
     emails: [nyb@example.org]
+    urgent_severity: "off"
     topics: [collective_assets, village_affairs]
 sources:
   - id: county-news

@@ -76,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("yuqing: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `yuqing export posts | head`: the reader left; that is not an error worth a traceback.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return int(code or 0)
 
 
