@@ -21,7 +21,7 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -40,6 +40,7 @@ from crawler.extract_byline import (
     clean_name,
     find_title,
     page_date,
+    site_parts,
     title_from_page,
 )
 from crawler.extract_meta import read_meta
@@ -48,6 +49,10 @@ from crawler.extract_select import select, select_text
 _URL_DATE = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d{2})(?:[-/_]?)(?P<m>0[1-9]|1[0-2])(?:[-/_]?)(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
 )
+
+
+# A byline time this close to the declared one is the same publication, told more plainly.
+_SAME_STORY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,11 @@ def extract_article(
 
     published_at = _published_at(root, meta.dates, page_blocks, title_index, body_index, url, now, tz, selectors)
 
-    author = _author(root, selectors, window_lines, text_lines, page_blocks, meta.authors)
+    # <meta name="author"> often names the site ("网易" on "…_网易新闻"): that is no author.
+    sites = [*meta.site_names, *site_parts(page_title)]
+    meta_authors = tuple(a.strip() for a in meta.authors
+                         if a.strip() and not any(a.strip() in s for s in sites))
+    author = _author(root, selectors, window_lines, text_lines, page_blocks, meta_authors)
     return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
 
 
@@ -155,13 +164,20 @@ def _published_at(
         if when is not None:
             return when
     declared = next((w for w in (parse_date(raw, now=now, tz=tz) for raw in meta_dates) if w), None)
-    visible = page_date(page_blocks, title_index, body_index, now=now, tz=tz)
-    if declared is not None:
-        # A declared day with a visible time on that same day: the visible one is more precise.
-        if visible is not None and _is_midnight(declared) and visible.date() == declared.astimezone(tz).date():
-            return visible
+    found = page_date(page_blocks, title_index, body_index, now=now, tz=tz)
+    visible = found.when if found else None
+    if declared is None:
+        return visible or _url_date(url, now, tz)
+    if found is None or visible is None:
         return declared
-    return visible or _url_date(url, now, tz)
+    if _is_midnight(declared) and visible.date() == declared.astimezone(tz).date():
+        return visible  # a declared day, and the visible byline gives its time
+    if (found.has_time and not found.relative and declared.utcoffset() == visible.utcoffset()
+            and abs(declared - visible) <= _SAME_STORY):
+        # Both in the configured zone and hours apart: <meta> is often the last update or the
+        # syndication time, the byline under the headline is the publication time readers see.
+        return visible
+    return declared
 
 
 def _is_midnight(when: datetime) -> bool:

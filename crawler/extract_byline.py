@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from lxml.html import HtmlElement
 
-from crawler.dates import find_dates
+from crawler.dates import FoundDate, find_dates
 from crawler.extract_blocks import Block, fold
 
 # How far from the headline a byline may sit, in blocks.
@@ -28,6 +28,8 @@ BYLINE_MAX_CHARS = 80
 _DIGIT_DATE = re.compile(r"\d{1,4}\s*[-/.年月]\s*\d{1,2}|[\d半几]\s*(?:秒|分钟|个?小时|天)前|刚刚|刚才|今天|昨天|前天")
 # Site-name separators in <title>: "标题_频道_网站", "标题 - 网站", "标题|网站".
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|--|—|–|\s-\s|-{1,2}(?=[^\d]))\s*")
+# "最后更新: 2019-09-07 15:14" sits beside the publication time and is not it.
+_UPDATE_LABEL = re.compile(r"最后更新|最近更新|更新时间|更新于|修改时间|修改于|编辑于")
 _DATE_LABEL = re.compile(r"发布|发表|时间|日期|更新|来源|稿源|编辑|作者|记者")
 
 _NAME = r"[\u4e00-\u9fa5·]{2,4}"
@@ -37,7 +39,7 @@ _HANDLE = r"[^\s\]|,，。:：;；()（）【】]{2,20}"
 
 # Credits that name the writer, in order of trust.
 WRITER_PATTERNS = (
-    re.compile(rf"(?:作者|撰文|文|来稿)\s*[:：/]\s*\[?\s*(?P<name>{_NAMES}{_AFTER_NAME}|{_HANDLE})"),
+    re.compile(rf"(?:作者|撰文|(?<![\u4e00-\u9fa5])文|来稿)\s*[:：/]\s*\[?\s*(?P<name>{_NAMES}{_AFTER_NAME}|{_HANDLE})"),
     re.compile(rf"(?:记者|通讯员|实习生|评论员)\s*[:：]?\s*(?P<name>{_NAMES}){_AFTER_NAME}"),
     re.compile(rf"[（(]\s*(?P<name>{_NAMES})\s+\S{{2,6}}报道\s*[）)]"),
     re.compile(rf"[（(][^（()）]{{0,12}}(?:记者|通讯员)\s*(?P<name>{_NAMES})\s*[）)]"),
@@ -53,11 +55,13 @@ EXPLICIT_PATTERNS = tuple(p for i, p in enumerate(WRITER_PATTERNS) if i != 1)
 EDITOR_PATTERNS = (
     re.compile(rf"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<name>{_HANDLE})"),
 )
-_LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
+_LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|访问|统计|人气|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
 _NOT_A_NAME = re.compile(
     r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
+    r"作者$|记者$|编辑$|"
     # Words that follow 记者 in prose ("记者了解到", "记者近日从…获悉") are not names.
-    r"了|到|获悉|得知|证实|采访|近日|日前|发现|看到|注意|调查|走访|来到|表示|询问|联系|本文|从|在|^的|\d{3}"
+    r"了|到|获悉|得知|证实|介绍|采访|近日|日前|发现|看到|注意|调查|走访|来到|表示|询问|联系|本文|从|在|^的|"
+    r"\d{3}|@|email|http"
 )
 
 
@@ -106,6 +110,13 @@ def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Seque
     return "", None
 
 
+def site_parts(title: str) -> list[str]:
+    """The parts of "标题_频道_网站" after the headline: channel and site names."""
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(title.strip()) if p.strip()]
+    core = strip_site_suffix(title)
+    return [p for p in parts if p != core and len(p) >= 2]
+
+
 def strip_site_suffix(title: str) -> str:
     """"标题_频道_网站" -> "标题": the first part, unless it is the short one (a site prefix)."""
     parts = [p for p in _TITLE_SEPARATORS.split(title.strip()) if p.strip()]
@@ -121,7 +132,7 @@ def byline_window(page_blocks: Sequence[Block], title_index: int | None) -> list
 
 
 def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index: int | None, *,
-              now: datetime, tz: ZoneInfo) -> datetime | None:
+              now: datetime, tz: ZoneInfo) -> FoundDate | None:
     """The byline date: the date-bearing short line nearest the headline (or the body's start).
 
     Every date in a short, non-navigation line is a candidate; it earns trust for a time of day,
@@ -130,7 +141,7 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
     """
     anchor = title_index if title_index is not None else body_index
     dated = [i for i, b in enumerate(page_blocks) if _DIGIT_DATE.search(b.text)]
-    best: tuple[float, datetime] | None = None
+    best: tuple[float, FoundDate] | None = None
     for i in dated:
         block = page_blocks[i]
         if len(block.text) > BYLINE_MAX_CHARS and block.punctuation > 3:
@@ -142,6 +153,7 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
             score = -2.0 * found.relative
             score += 4 * found.has_time
             score += 4 * bool(_DATE_LABEL.search(block.text))
+            score -= 6 * bool(_UPDATE_LABEL.search(block.text[max(0, found.start - 8) : found.start]))
             score += 4 * (found.end - found.start) / max(1, len(block.text))
             score -= 6 * (block.link_density > 0.4)
             neighbours = sum(1 for j in dated if j != i and abs(j - i) <= 2)
@@ -158,7 +170,7 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
             else:
                 score -= min(i, 40) / 4
             if best is None or score > best[0]:
-                best = (score, found.when)
+                best = (score, found)
     return best[1] if best else None
 
 
@@ -184,7 +196,8 @@ def clean_name(raw: str) -> str | None:
     # "作者：张三 浏览次数：12": the byline's next label is not a second name.
     while len(words) > 1 and _LABEL_WORD.search(words[-1]):
         words.pop()
-    name = " ".join(words)
+    # "杨倩_NF4425": a CMS appends the editor's staff code.
+    name = re.sub(r"_[A-Za-z]*\d+$", "", " ".join(words))
     if not name or _NOT_A_NAME.search(name):
         return None
     return name

@@ -33,6 +33,7 @@ class PageMeta:
     titles: tuple[str, ...]
     dates: tuple[str, ...]
     authors: tuple[str, ...]
+    site_names: tuple[str, ...]
 
 
 def read_meta(root: HtmlElement) -> PageMeta:
@@ -58,7 +59,8 @@ def read_meta(root: HtmlElement) -> PageMeta:
 
     titles = [v for k in _TITLE_KEYS for v in tags.get(k, [])]
     titles += [str(d["headline"]) for d in ld if d.get("headline")]
-    return PageMeta(tuple(titles), tuple(d.strip() for d in dates if d.strip()), tuple(authors))
+    sites = [v for k in ("og:site_name", "application-name", "site_name") for v in tags.get(k, [])]
+    return PageMeta(tuple(titles), tuple(d.strip() for d in dates if d.strip()), tuple(authors), tuple(sites))
 
 
 def _json_ld(root: HtmlElement) -> Iterator[dict[str, Any]]:
