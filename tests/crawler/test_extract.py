@@ -223,3 +223,44 @@ def test_every_other_corpus_page_extracts_something_sane() -> None:
             assert len(a.text) >= 10, entry["file"]
         assert a.published_at is None or a.published_at <= later, entry["file"]
     assert checked >= 60
+
+
+def _page(head: str, byline: str) -> str:
+    paras = "".join(f"<p>第{i}段，乡镇卫生院公开招聘工作人员的报名时间延长至本月底，报名人数已超过三百人。</p>"
+                    for i in range(4))
+    return f"""<html><head><title>乡镇卫生院公开招聘报名延期_民生_示例新闻</title>{head}</head><body>
+    <div class="nav"><a href="/">首页</a> <a href="/ms">民生</a></div>
+    <h1>乡镇卫生院公开招聘报名延期</h1><div class="info">{byline}</div>
+    <div class="content">{paras}</div></body></html>"""
+
+
+def test_byline_time_beats_a_same_zone_meta_time_hours_apart() -> None:
+    html = _page('<meta property="article:published_time" content="2024-05-01T06:52:00+08:00">',
+                 "2024年05月01日 04:04 来源：示例日报")
+    assert extract_article(html, URL, now=NOW, tz=SH).published_at == datetime(2024, 5, 1, 4, 4, tzinfo=SH)
+
+
+def test_meta_time_with_its_own_offset_beats_a_naive_byline() -> None:
+    # The page shows Paris time; its <meta> says UTC. Read naively in Shanghai the byline is wrong.
+    html = _page('<meta property="article:published_time" content="2024-05-01T12:48:00+00:00">',
+                 "2024-05-01 13:48")
+    assert extract_article(html, URL, now=NOW, tz=SH).published_at == datetime(2024, 5, 1, 12, 48, tzinfo=ZoneInfo("UTC"))
+
+
+def test_a_declared_day_takes_the_bylines_time() -> None:
+    html = _page('<meta name="publishdate" content="2024-05-01">', "2024-05-01 07:48 | 来源：新华日报")
+    assert extract_article(html, URL, now=NOW, tz=SH).published_at == datetime(2024, 5, 1, 7, 48, tzinfo=SH)
+
+
+def test_update_time_beside_the_publication_time_loses() -> None:
+    html = _page("", "<span>最后更新：2024-05-02 09:30</span> <span>2024-05-01 15:10:53 来源：示例日报</span>")
+    assert extract_article(html, URL, now=NOW, tz=SH).published_at == datetime(2024, 5, 1, 15, 10, 53, tzinfo=SH)
+
+
+def test_meta_author_naming_the_site_is_not_an_author() -> None:
+    html = _page('<meta name="author" content="示例新闻">', "2024-05-01 10:00")
+    assert extract_article(html, URL, now=NOW, tz=SH).author is None
+    html = _page('<meta name="author" content="孙八">', "2024-05-01 10:00")
+    assert extract_article(html, URL, now=NOW, tz=SH).author == "孙八"
+    html = _page("", "2024-05-01 10:00 责任编辑：杨倩_NF4425")
+    assert extract_article(html, URL, now=NOW, tz=SH).author == "杨倩"
