@@ -9,8 +9,12 @@ Used by `crawler.extract.extract_article`. Two views of the same page are combin
   keeps short paragraphs and sub-headings that sit between prose paragraphs;
 - trafilatura's main-text extraction, which is strong on modern templated pages.
 
-`choose_body` keeps the one that agrees best with the other (see there). Both pass through
-`clean_lines`, which removes bylines, editor and source lines, share bars and copyright lines.
+Both pass through `clean_lines`, which removes bylines, editor and source lines, share bars and
+copyright lines, drops the page header above the headline and stops at a "related stories" or
+comments heading or at the next post's header. `choose_body` then decides by how much of each
+candidate the other covers: trafilatura's first and last lines bound a fuller density body (its
+extra lines in between are short paragraphs trafilatura dropped), and a paragraph structure beats
+the same text run together.
 """
 
 from __future__ import annotations

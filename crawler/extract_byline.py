@@ -3,14 +3,16 @@
 Used by `crawler.extract.extract_article` when per-site selectors and `<meta>` tags do not say.
 Chinese news pages put "2024-05-01 10:00 来源：新华网 作者：张三" in a line just below (sometimes
 just above) the headline, while the page header carries today's date and the sidebar carries other
-stories' dates; so dates are looked for in a window of blocks around the headline, not anywhere.
+stories' dates; so every dated short line is a candidate, scored by its distance from the headline
+(or from the start of the story when no headline is found), its label and whether it sits in a
+list of dated links. Credits ("记者 张三", "作者：…", "本帖由…于…发表", "责任编辑：…") are read
+near the headline and at the story's end first, then anywhere for the explicit forms.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -63,14 +65,6 @@ _NOT_A_NAME = re.compile(
     r"了|到|获悉|得知|证实|介绍|采访|近日|日前|发现|看到|注意|调查|走访|来到|表示|询问|联系|本文|从|在|^的|"
     r"\d{3}|@|email|http"
 )
-
-
-@dataclass(frozen=True)
-class Byline:
-    title: str
-    title_index: int | None
-    published_at: datetime | None
-    author: str | None
 
 
 def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Sequence[str]) -> tuple[str, int | None]:
