@@ -58,7 +58,8 @@ class NormalisePipeline(_Stage):
         text = clean_text(item.text)
         post = dataclasses.replace(
             item,
-            url=canonical_url(item.url, keep_fragment=item.kind == "reply"),
+            # a reply's anchor, or a link-less feed item's id, is what tells it apart
+            url=canonical_url(item.url, keep_fragment=item.kind in ("reply", "feed_item")),
             title=clean_title(item.title),
             text=text,
             author=clean_title(item.author) if item.author else None,

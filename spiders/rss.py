@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
@@ -43,8 +44,9 @@ class RssSpider(YuqingSpider):
             self.crawler.stats.inc_value("yuqing/errors")
             return
         for entry in feed.entries:
-            if entry.link.startswith(("http://", "https://")):
-                url = canonical_url(entry.link)
+            link = urljoin(response.url, entry.link) if entry.link else ""  # relative links are common
+            if link.startswith(("http://", "https://")):
+                url = canonical_url(link)
             else:
                 url = f"{response.url}#item-{hashlib.sha1(entry.key.encode('utf-8')).hexdigest()[:16]}"
             if self.known(url):

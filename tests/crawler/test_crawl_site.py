@@ -61,10 +61,12 @@ def test_first_crawl_stores_every_stage_and_second_crawl_adds_nothing(county, db
     assert next(p for p in copies if p.duplicate_of is not None).duplicate_of == original.id
 
     feed = by_path(posts(db, "county-feed"))
-    assert len(feed) == 4
+    assert len(feed) == 5
     assert feed["/feed/2001.html"].title == "县委组织部发布一批干部任前公示"  # GB2312 feed
     assert feed["/feed/2001.html"].published_at.isoformat() == "2024-05-06T00:00:00+00:00"
-    assert feed["/atom/1.html"].title == "村務公開欄更新：集體土地承包情況"  # Big5 Atom feed
+    assert feed["/atom/1.html"].title == "村務公開欄更新：集體土地承包情況"  # Big5 Atom feed, relative link
+    [linkless] = [p for path, p in feed.items() if path.startswith("/atom.xml#item-")]  # named by its id
+    assert linkless.title == "村民議事會會議紀要"
 
     bbs = by_path(posts(db, "county-bbs"))
     thread = "/forum.php?mod=viewthread&tid=101"
@@ -106,13 +108,13 @@ def test_first_crawl_stores_every_stage_and_second_crawl_adds_nothing(county, db
     assert {r.path.split("?")[0] for r in again} <= {"/robots.txt", "/list.html", "/feed.xml", "/atom.xml", "/forum.php"}
     assert all(r.headers.get("if-none-match") for r in again if r.path != "/robots.txt")
     assert len(again) < first_requests / 2
-    assert len(posts(db)) == 16
+    assert len(posts(db)) == 17
 
     # export: every post with its topics, times in the configured zone (+08:00)
     out = tmp_path / "posts.jsonl"
     assert cli(["--config", settings.path, "export", "posts", "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 16 and set(rows[0]) == {"id", "source", "url", "title", "text", "published_at", "author", "fetched_at", "topics"}
+    assert len(rows) == 17 and set(rows[0]) == {"id", "source", "url", "title", "text", "published_at", "author", "fetched_at", "topics"}
     row = next(r for r in rows if r["url"].endswith("/content/1002.html"))
     assert row["published_at"] == "2024-05-05T16:20:00+08:00" and "cadre_appointment" in row["topics"]
     assert cli(["--config", settings.path, "export", "posts", "--format", "csv"]) == 0
