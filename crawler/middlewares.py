@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -146,11 +146,13 @@ class RobotsMiddleware:
         except IgnoreRequest:  # the address guard refused the host: nothing of it is fetched
             parser = None
         except Exception as exc:  # timeout, refused, DNS: the site's rules are unknown
-            parser = self._unavailable(netloc, f"{type(exc).__name__}: {exc}")
+            self._unavailable(netloc, f"{type(exc).__name__}: {exc}")
+            parser = None
         else:
             self.crawler.stats.inc_value(f"robotstxt/response_status_count/{response.status}")
             if response.status >= 500:
-                parser = self._unavailable(netloc, f"HTTP {response.status}")
+                self._unavailable(netloc, f"HTTP {response.status}")
+                parser = None
             elif response.status >= 400:
                 parser = Protego.parse("")  # no robots.txt: nothing is disallowed
             else:
@@ -232,7 +234,9 @@ class BackoffRetryMiddleware:
         from scrapy.settings.default_settings import RETRY_EXCEPTIONS
         from scrapy.utils.misc import load_object
 
-        self.exceptions = tuple(load_object(e) if isinstance(e, str) else e for e in RETRY_EXCEPTIONS)
+        self.exceptions: tuple[type[BaseException], ...] = tuple(
+            cast(type[BaseException], load_object(e) if isinstance(e, str) else e) for e in RETRY_EXCEPTIONS
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:

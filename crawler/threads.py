@@ -213,7 +213,7 @@ def _replies(sel: Selector, style: ForumStyle) -> list[Reply]:
 def _generic(sel: Selector) -> list[Reply]:
     """The largest group (by text) of >= 2 sibling blocks sharing tag and class, each with text."""
     best: list[Selector] = []
-    best_size = 0
+    best_size = 0.0
     for parent in sel.xpath("//body//*[count(*) >= 2]"):
         groups: dict[tuple[str, str], list[Selector]] = {}
         for child in parent.xpath("./*"):
