@@ -17,7 +17,6 @@ fetch time).
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
-from crawler.extract_blocks import Block, blocks, prune
+from crawler.extract_blocks import Block, blocks
 from crawler.extract_body import choose_body, clean_lines, density_blocks, link_texts, without_link_lines
 from crawler.extract_byline import (
     EDITOR_PATTERNS,
@@ -82,11 +81,8 @@ def extract_article(
     meta = read_meta(root)
     page_title = title_from_page(root)
 
-    # Bylines are read from the page with only scripts and styles removed: share bars and
-    # "info" boxes that furniture pruning drops often hold the date and the author.
-    light = copy.deepcopy(root)
-    prune(light, furniture=False)
-    page_blocks = blocks(light)
+    # Bylines are read with page furniture kept: share bars and "info" boxes hold dates and authors.
+    page_blocks = blocks(root)
     title, title_index = find_title(page_blocks, page_title, meta.titles)
     if selectors.get("title"):
         title = select_text(root, selectors["title"]) or title
@@ -118,23 +114,15 @@ def _parse(html: str) -> HtmlElement | None:
 def _body_lines(root: HtmlElement, html: str, url: str, title: str, selectors: Mapping[str, str]) -> list[str]:
     if selectors.get("body"):
         chosen = [hit for hit in select(root, selectors["body"]) if isinstance(hit, HtmlElement)]
-        lines = [b.text for el in chosen for b in _pruned_blocks(el)]
+        lines = [b.text for el in chosen for b in blocks(el)]
         cleaned = clean_lines(lines, title=title)
         if cleaned:
             return cleaned
-    pruned = copy.deepcopy(root)
-    prune(pruned, furniture=True)
-    density = clean_lines((b.text for b in density_blocks(pruned)), title=title)
-    extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True,
+    density = clean_lines((b.text for b in density_blocks(root)), title=title)
+    extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True, fast=True,
                                     output_format="txt", deduplicate=False)
     theirs = without_link_lines(clean_lines((extracted or "").splitlines(), title=title), link_texts(root))
     return choose_body({"density": density, "trafilatura": theirs})
-
-
-def _pruned_blocks(el: HtmlElement) -> list[Block]:
-    el = copy.deepcopy(el)
-    prune(el, furniture=False)
-    return blocks(el)
 
 
 def _find_line(page_blocks: list[Block], line: str) -> int | None:

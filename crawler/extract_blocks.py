@@ -1,9 +1,8 @@
 """A page as text blocks: the unit that body extraction scores and the lines it returns.
 
-Used by `crawler.extract_body` only. A block is the text between two block-level boundaries (a
-`<p>`, `<div>`, `<li>`, `<br>`, ...), with how much of it sits inside links and which element
-holds it. Scripts, styles, forms and elements whose class or id names them as navigation, share
-bars, comments or footers are dropped before blocks are cut, so their text never reaches a body.
+Used by `crawler.extract_body` and `crawler.extract_byline`. A block is the text between two
+block-level boundaries (a `<p>`, `<div>`, `<li>`, `<br>`, ...), with how much of it sits inside
+links and which element holds it.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 import opencc
-from lxml import etree
 from lxml.html import HtmlElement
 
 # Elements that never hold article text. Not <form>: ASP.NET pages wrap the whole page in one.
@@ -64,58 +62,25 @@ class Block:
         return len(_CJK_PUNCT.findall(self.text))
 
 
-def prune(root: HtmlElement, *, furniture: bool) -> None:
-    """Drop scripts, styles and comments, in place; with `furniture`, also elements whose class or
-    id names them as navigation, share bars, comments or footers.
+def blocks(root: HtmlElement, *, furniture: bool = False) -> list[Block]:
+    """The text of `root` cut into blocks, in reading order.
 
-    A furniture-named element that holds a large share of the page's sentences is kept: some
-    templates call the article box "main-side" or "hot-content", and losing the story is worse
-    than keeping a sidebar (the density scorer still weighs it).
+    Scripts, styles, forms' controls and comments never give text. With `furniture`, elements whose
+    class or id names them as navigation, share bars, comments or footers are skipped too, unless
+    one holds a large share of the page's sentences: some templates call the article box
+    "main-side" or "hot-content", and losing the story is worse than keeping a sidebar (the
+    density scorer still weighs it). The tree is only read, never changed.
     """
-    for el in list(root.iter()):
+    total = len(_SENTENCE_END.findall(root.text_content())) if furniture else 0
+
+    def skipped(el: HtmlElement) -> bool:
         if not isinstance(el.tag, str) or el.tag.lower() in _DROP_TAGS:
-            _drop(el)  # comments and processing instructions too; their tail text stays
-    if not furniture:
-        return
-    total = len(_SENTENCE_END.findall(root.text_content()))
-    for el in list(root.iter()):
-        if el.getparent() is None or not _is_furniture(el) or not _attached(el, root):
-            continue
-        if total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total:
-            continue
-        _drop(el)
-
-
-def _attached(el: HtmlElement, root: HtmlElement) -> bool:
-    for ancestor in el.iterancestors():
-        if ancestor is root:
             return True
-    return False
-
-
-def _is_furniture(el: HtmlElement) -> bool:
-    if el.tag in ("body", "html", "article", "main"):
+        if furniture and el is not root and _is_furniture(el):
+            kept = total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total
+            return not kept
         return False
-    names = f"{el.get('class', '')} {el.get('id', '')}"
-    return bool(names.strip()) and bool(_NOISE_WORDS.search(names))
 
-
-def _drop(el: etree._Element) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    tail = el.tail
-    prev = el.getprevious()
-    if tail:
-        if prev is not None:
-            prev.tail = (prev.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
-def blocks(root: HtmlElement) -> list[Block]:
-    """The text of `root` cut into blocks, in reading order."""
     out: list[Block] = []
     parts: list[str] = []
     link_chars = 0
@@ -133,7 +98,9 @@ def blocks(root: HtmlElement) -> list[Block]:
 
     def walk(el: HtmlElement, in_link: bool) -> None:
         nonlocal link_chars
-        tag = el.tag if isinstance(el.tag, str) else ""
+        if skipped(el):
+            return  # its tail text belongs to the parent and is still read there
+        tag = el.tag
         is_block = tag in _BLOCK_TAGS
         if is_block:
             flush()
@@ -156,6 +123,13 @@ def blocks(root: HtmlElement) -> list[Block]:
     walk(root, False)
     flush()
     return out
+
+
+def _is_furniture(el: HtmlElement) -> bool:
+    if el.tag in ("body", "html", "article", "main"):
+        return False
+    names = f"{el.get('class', '')} {el.get('id', '')}"
+    return bool(names.strip()) and bool(_NOISE_WORDS.search(names))
 
 
 _T2S = opencc.OpenCC("t2s")

@@ -92,7 +92,7 @@ _SHARE_BAR = re.compile(r"^(?:[\s|/·•]*(?:微信|微博|QQ|空间|人人|豆�
 
 def density_blocks(root: HtmlElement) -> list[Block]:
     """The blocks of the best-scoring container, link-heavy ones left out."""
-    page = blocks(root)
+    page = blocks(root, furniture=True)
     if not page:
         return []
     scores: dict[int, float] = {}
