@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from yuqing.config import Settings, load_settings
+from yuqing.errors import ConfigError, Problem, YuqingError
 from yuqing.storage import Database, open_database, utcnow
 
 from .context import JobContext, load_context, save_validators
@@ -36,6 +37,12 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
 
     started = time.monotonic()
     source = settings.source(source_id)
+    from spiders import selector_problems
+
+    wrong = selector_problems(source.kind, dict(source.selectors))
+    if wrong:
+        # A misspelt selector would silently fall back to the generic reader: refuse instead.
+        raise ConfigError([Problem(settings.path, None, None, f"sources.{source.id}.{w}") for w in wrong])
     ctx: JobContext = load_context(settings, source, db, utcnow())
     ctx.recheck = recheck is not None
     process = CrawlerProcess(settings=scrapy_settings(settings, source), install_root_handler=True)
@@ -105,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     recheck = [int(x) for x in args.recheck.split(",") if x] if args.recheck is not None else None
     try:
         summary = run_job(settings, args.source, db, recheck)
+    except YuqingError as exc:
+        summary = {"source_id": args.source, "status": "failed", "requests": 0, "pages": 0, "new_posts": 0,
+                   "new_matches": 0, "errors": 1, "error": exc.show(), "error_list": [exc.show()]}  # fmt: skip
     finally:
         db.dispose()
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")

@@ -1,0 +1,56 @@
+"""Normalisation and the small decisions around it: clean text, canonical URLs, the content hash,
+a source's forced encoding, and misspelt selector keys refused before any fetch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.job import run_job
+from crawler.normalise import canonical_url, clean_text, clean_title, content_hash
+from crawler.pages import decode_html
+from crawler.run import crawl
+from tests.crawler.crawl_world import write_settings
+from tests.crawler.fixture_site import PAGES
+from yuqing.errors import ConfigError
+from yuqing.storage import open_database
+
+
+def test_clean_text_keeps_the_words_and_paragraphs_and_drops_invisible_characters():
+    raw = "\ufeff  第一段\u200b文字，\u3000\u3000全角空格\r\n\r\n\r\n\r\n第二段\u00a0文字  \n"
+    assert clean_text(raw) == "第一段文字， 全角空格\n\n第二段 文字"
+    assert clean_text("繁體字保持原樣") == "繁體字保持原樣"  # folding to Simplified is matching's job, not storage's
+    assert clean_title(" 标题\n第二行 ") == "标题 第二行"
+
+
+def test_content_hash_ignores_layout_only():
+    assert content_hash("甲乙丙\n\n丁") == content_hash("甲 乙丙丁")
+    assert content_hash("甲乙丙丁") != content_hash("甲乙丙戊")
+    assert content_hash(" \n ") == ""  # empty bodies are never duplicates of each other
+
+
+def test_canonical_url_sorts_the_query_and_keeps_fragments_only_when_asked():
+    url = "http://bbs.example.org/forum.php?tid=5&mod=viewthread#pid77"
+    assert canonical_url(url) == "http://bbs.example.org/forum.php?mod=viewthread&tid=5"
+    assert canonical_url(url, keep_fragment=True) == "http://bbs.example.org/forum.php?mod=viewthread&tid=5#pid77"
+
+
+def test_a_forced_encoding_overrides_detection():
+    body = (PAGES / "article_1004.big5.html").read_bytes()
+    text, used = decode_html(body, "text/html; charset=utf-8", forced="big5")
+    assert used == "big5" and "村集體經濟組織資產清查" in text
+
+
+def test_misspelt_selector_keys_are_refused_before_fetching(tmp_path: Path):
+    settings = write_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'y.db'}",
+        "  - {id: n, kind: news, start_urls: ['http://127.0.0.1:9/list.html'], selectors: {titel: h1, body: '.content'}}\n",
+    )
+    db = open_database(settings.database_url())
+    with pytest.raises(ConfigError, match="sources.n.selectors: 'titel' is not read by news sources \\(did you mean \"title\"\\?\\)"):
+        run_job(settings, "n", db)
+    [summary] = crawl(settings, db=db)  # the same, told by the crawl process, recorded as a failed run
+    assert summary.status == "failed" and "'titel' is not read by news sources" in (summary.error or "")
+    db.dispose()
