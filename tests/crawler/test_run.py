@@ -69,3 +69,22 @@ def test_disabled_unknown_and_due_sources(site: LocalSite, tmp_path: Path):
         st.retry_after = now + timedelta(hours=1)
     assert due_sources(settings, db, now + timedelta(minutes=40)) == []  # robots.txt said wait
     db.dispose()
+
+
+def test_sources_lists_health_status_last_success_error_and_problem(site: LocalSite, tmp_path: Path, capsys):
+    from datetime import UTC, datetime
+
+    from yuqing.cli import main as cli
+
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", _sources(site))
+    db = open_database(settings.database_url())
+    with db.session() as s:
+        s.add(SourceState(source_id="slow", kind="news", status="problem", consecutive_failures=3,
+                          last_success_at=datetime(2024, 5, 6, 1, 0, tzinfo=UTC), last_error="HTTP 500",
+                          problem="failed 3 crawls in a row; last error: HTTP 500"))  # fmt: skip
+    db.dispose()
+    assert cli(["--config", settings.path, "sources"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "slow [news] problem: last success 2024-05-06T09:00:00+08:00"
+    assert "  last error: HTTP 500" in out and "  PROBLEM: failed 3 crawls in a row; last error: HTTP 500" in out
+    assert "off [news] disabled: last success never" in out
