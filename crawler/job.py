@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -21,6 +22,9 @@ from yuqing.storage import Database, open_database, utcnow
 
 from .context import JobContext, load_context, save_validators
 from .scrapy_settings import scrapy_settings
+
+# How the parent hands the child its database (the same one, even when the settings file's differs).
+DATABASE_ENV = "YUQING_JOB_DATABASE"
 
 
 def spider_class(kind: str, recheck: bool = False) -> Any:
@@ -104,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.job", description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--source", required=True)
-    parser.add_argument("--database", help="database URL (default: the settings file's)")
+    parser.add_argument("--database", help=f"database URL (default: ${DATABASE_ENV}, else the settings file's)")
     parser.add_argument("--recheck", help="comma-separated post ids to fetch again (follow-up)")
     args = parser.parse_args(argv)
     settings = load_settings(args.config, check_topics=False)
-    db = open_database(args.database or settings.database_url())
+    db = open_database(args.database or os.environ.get(DATABASE_ENV) or settings.database_url())
     recheck = [int(x) for x in args.recheck.split(",") if x] if args.recheck is not None else None
     try:
         summary = run_job(settings, args.source, db, recheck)

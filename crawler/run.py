@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from yuqing.records import CrawlSummary
 from yuqing.storage import CrawlRun, Database, PostRow, SourceState, open_database, utcnow
 
 from . import health
+from .job import DATABASE_ENV
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,12 +51,13 @@ def _child(settings: Settings, db: Database, source: SourceSettings, extra: list
         sys.executable, "-m", "crawler.job",
         "--config", str(Path(settings.path).resolve()),
         "--source", source.id,
-        "--database", db.engine.url.render_as_string(hide_password=False),
         *extra,
     ]  # fmt: skip
+    # The database URL goes by environment, not argv: a password in argv is visible to every `ps`.
+    env = {**os.environ, DATABASE_ENV: db.engine.url.render_as_string(hide_password=False)}
     limit = settings.crawl.job_time_limit.total_seconds()
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=ROOT, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=ROOT, check=False, env=env)
     except subprocess.TimeoutExpired:
         return None, f"timeout: the crawl ran longer than {settings.crawl.job_time_limit} and was stopped"
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
