@@ -109,3 +109,13 @@ def test_every_corpus_page_and_feed_decodes_without_mojibake() -> None:
             problems.append(f"{entry['file']}: bytes are {actual}, decoded as {used}")
     assert checked > 150
     assert problems == []
+
+
+def test_damaged_utf8_stays_utf8() -> None:
+    good = (PAGES / "meta_gb2312_utf8_bytes.html").read_bytes()  # declares gb2312, bytes are UTF-8
+    i = good.index("公示期间".encode())
+    damaged = good[:i] + b"\xe5\xbf" + good[i:]  # a truncated three-byte sequence
+    text, used = decode_html(damaged, "text/html; charset=gb2312")
+    assert used == "utf-8"
+    assert text.count("\ufffd") == 1
+    assert GBK_ONLY in text and "公示期间，干部群众" in text
