@@ -13,13 +13,17 @@ on when a digest is due.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,7 +150,7 @@ class Daemon:
 
     # ---- configuration ------------------------------------------------------------------
 
-    def _accept(self, live: Any, ruleset: Any) -> None:
+    def _accept(self, live: Any, ruleset: RulesCheck | None) -> None:
         """Freeze a validated configuration for the crawls and make it the running one."""
         from yuqing.runconfig import freeze
         from yuqing.runlock import run_dir
@@ -161,7 +165,7 @@ class Daemon:
         self.metrics.generation.set(generation)
         self.metrics.loaded_at.set(time.time())
         if ruleset is not None:
-            self.metrics.rule_topics.set(len(getattr(ruleset, "topics", ())))
+            self.metrics.rule_topics.set(ruleset.topics)
 
     def reload(self) -> bool:
         """Re-read settings and rules; on any problem keep the running configuration."""
@@ -354,12 +358,33 @@ class Daemon:
         log.info("digest %s: %d planned, %d sent, %d failed", unit_id, planned, send.sent, send.failed)
 
     def _daily(self) -> None:
+        """The daily checks, in a child process: the ledger's checks (trends, events) load libraries
+        the daemon would otherwise carry for the rest of its life, for a job that runs once a day."""
         import yuqing.jobs as jobs
 
-        result = jobs.daily_check(self.settings, self.db)
+        cmd = [sys.executable, "-m", "scheduler", "daily-check", str(Path(self.settings.path).resolve())]
+        limit = self.settings.crawl.job_time_limit.total_seconds()
+        try:
+            # Its log goes where the daemon's goes (inherited stderr or the same log file).
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=limit, check=False)
+        except subprocess.TimeoutExpired:
+            log.error("daily checks: stopped after %.0fs; they run again at the next daily time", limit)
+            return
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            log.error("daily checks failed (exit %s); the lines above say why", done.returncode)
+            self.metrics.job_errors.labels("daily").inc()
+            return
+        result = json.loads(lines[-1])
         send = jobs.send(self.settings, self.db)
         self.metrics.record_send(send)
-        log.info("daily checks: %s", result)
+        log.info(
+            "daily checks: %d source problems told, pruned %d posts and %d crawl records%s",
+            result["source_problems_reported"],
+            result["pruned_posts"],
+            result["pruned_runs"],
+            f"; ledger: {result['ledger']}" if result.get("ledger") else "",
+        )
 
     def _catch_up(self) -> None:
         import yuqing.jobs as jobs
@@ -435,7 +460,7 @@ class Daemon:
         self._reload_requested = True
         self._wake.set()
 
-    def run(self, ruleset: Any = None) -> int:
+    def run(self, ruleset: RulesCheck | None = None) -> int:
         """Start everything, serve until asked to stop, then stop within `daemon.stop_timeout`."""
         from yuqing.metrics import DatabaseCollector, HttpEndpoint
 
@@ -541,15 +566,51 @@ class ChangeNeedsRestart(YuqingError):
     """A reload changed something only a restart can apply (the database)."""
 
 
-def validate_rules(settings: Any) -> Any:
-    """Compile the configured rules completely (raises RuleError with file:line problems)."""
+@dataclass(frozen=True)
+class RulesCheck:
+    """The outcome of compiling the configured rules: how many topics they define."""
+
+    topics: int
+
+
+def validate_rules(settings: Any) -> RulesCheck:
+    """Compile the configured rules completely; raises RuleError with file:line problems.
+
+    In a child process: a compiled rule set carries jieba's dictionary (about 80 MB) that the
+    daemon itself never uses (crawls match in their own processes), and memory a Python process
+    once took is not given back.
+    """
+    from yuqing.errors import Problem, RuleError
+
+    cmd = [sys.executable, "-m", "scheduler", "check-rules", str(Path(settings.path).resolve())]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuleError([Problem(str(settings.path), None, None, f"the rules could not be loaded: {tail}")])
+    answer = json.loads(lines[-1])
+    if answer["problems"]:
+        raise RuleError([Problem(**p) for p in answer["problems"]])
+    return RulesCheck(int(answer["topics"]))
+
+
+def _check_rules(path: str) -> dict[str, Any]:
+    """In the child: load settings and rules, and say what came of it."""
+    from dataclasses import asdict
+
     import yuqing.jobs as jobs
+    from yuqing.config import load_settings
+    from yuqing.errors import ProblemsError
 
-    load = jobs.optional("rules", "load_ruleset")
-    return load(settings) if load is not None else None
+    try:
+        load = jobs.optional("rules", "load_ruleset")
+        ruleset = load(load_settings(path, check_topics=False)) if load is not None else None
+    except ProblemsError as exc:
+        return {"topics": 0, "problems": [asdict(p) for p in exc.problems]}
+    return {"topics": len(ruleset.topics) if ruleset is not None else 0, "problems": []}
 
 
-def load_validated(config_path: str) -> tuple[Any, Any]:
+def load_validated(config_path: str) -> tuple[Any, RulesCheck]:
     """Settings and rules, both validated; raises ConfigError (exit 2) or RuleError (exit 1).
 
     A broken rule file first shows up as settings naming a topic that "does not exist" (its file
@@ -569,3 +630,25 @@ def load_validated(config_path: str) -> tuple[Any, Any]:
             raise ConfigError(extra + exc.problems) from None
         raise
     return settings, validate_rules(settings)
+
+
+if __name__ == "__main__":
+    # `python -m scheduler check-rules SETTINGS`: the child validate_rules() starts.
+    # `python -m scheduler daily-check SETTINGS`: the child Daemon._daily() starts.
+    if len(sys.argv) == 3 and sys.argv[1] == "check-rules":
+        print(json.dumps(_check_rules(sys.argv[2]), ensure_ascii=False))
+        sys.exit(0)
+    if len(sys.argv) == 3 and sys.argv[1] == "daily-check":
+        from dataclasses import asdict
+
+        import yuqing.jobs as jobs
+        from yuqing.config import load_settings
+        from yuqing.logs import setup_logging
+        from yuqing.storage import open_database
+
+        settings = load_settings(sys.argv[2], check_topics=False)
+        setup_logging(settings)
+        database = open_database(settings.database_url())
+        print(json.dumps(asdict(jobs.daily_check(settings, database)), ensure_ascii=False, default=str))
+        sys.exit(0)
+    sys.exit("usage: python -m scheduler check-rules|daily-check SETTINGS")
