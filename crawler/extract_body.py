@@ -69,9 +69,12 @@ _STOP_LINE = re.compile(
     r"(?:[\s:：>》»\]】|]*\S{0,4}|.*\|.*)$"
 )
 _STOP_MAX_CHARS = 40
-# "发布时间 2005/05/17 22:11:42 by 眉间尺", "回复于 2024-05-01 10:00": after the story, the next post.
+# "发布时间 2005/05/17 22:11:42 by 眉间尺", "回复于 2024-05-01 10:00", "由某某张贴 @ 2005-03-21 01:20":
+# a post's header or footer after the story starts the next post (a reply, the blog's older entry).
 _POST_HEADER = re.compile(
-    r"(?:发布时间|发表时间|发表于|发帖时间|回复时间|回复于|回帖时间)\s*[:：]?\s*\d{2,4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*\d{1,2}:\d{2}"
+    r"(?:发布时间|发表时间|发表于|发帖时间|回复时间|回复于|回帖时间|张贴|posted)\s*[:：@]?\s*"
+    r"\d{2,4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*\d{1,2}:\d{2}",
+    re.IGNORECASE,
 )
 _POST_HEADER_MAX_CHARS = 80
 # Lines with no words at all: counters, "+1", "×", bullets.

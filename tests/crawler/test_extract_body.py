@@ -36,6 +36,8 @@ def test_a_sub_heading_that_starts_like_a_button_does_not_end_the_story() -> Non
 def test_the_next_post_header_ends_the_story() -> None:
     lines = [P1, P2, "〓 网易娱乐 留言板 发布时间 2005/05/17 22:11:42 by 眉间尺 〓", "回复：说得好", P3]
     assert clean_lines(lines) == [P1, P2]
+    blog = [P1, P2, "由海姑娘张贴 @ 2005-03-21 01:20:44 (359) 共 3 篇评论", "长发剪了，感觉很轻松", P3]
+    assert clean_lines(blog) == [P1, P2]
 
 
 def test_a_page_without_prose_keeps_its_short_lines() -> None:
