@@ -10,6 +10,7 @@ middle of a multi-part message never sends the finished parts again.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,27 @@ class Target:
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML part shows as `<img src="cid:{cid}">`, sent as a related part.
+
+    Mail clients such as Gmail, Outlook on the web and most Chinese webmail do not show `data:` URI
+    images; a Content-ID part in multipart/related is what they all display.
+    """
+
+    cid: str  # without the angle brackets: "volume.report@yuqing"
+    mime: str  # "image/png"
+    data: bytes
+
+    def as_json(self) -> dict[str, str]:
+        """As the delivery row's JSON payload keeps it (base64), so a resend sends the same bytes."""
+        return {"cid": self.cid, "type": self.mime, "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> InlineImage:
+        return cls(d["cid"], d["type"], base64.b64decode(d["data"]))
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One outbox row as a channel sees it: exactly what was recorded, sent as recorded."""
 
@@ -49,6 +71,7 @@ class Outgoing:
     message_id: str
     created_at: datetime
     done: frozenset[str] = frozenset()  # recipients or "part:N" already delivered
+    inline: tuple[InlineImage, ...] = ()  # e-mail only: images the HTML refers to by cid:
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 

@@ -35,6 +35,12 @@ def build_message(smtp: SmtpSettings, m: Outgoing) -> EmailMessage:
     msg.set_content(m.text, subtype="plain", charset="utf-8")
     if m.html:
         msg.add_alternative(m.html, subtype="html", charset="utf-8")
+        html_part = msg.get_payload()[1]  # type: ignore[index]
+        # multipart/alternative[text, multipart/related[html, images...]]: what every client shows.
+        for image in m.inline:
+            maintype, _, subtype = image.mime.partition("/")
+            html_part.add_related(image.data, maintype, subtype, cid=f"<{image.cid}>", disposition="inline",
+                                  filename=image.cid.split("@", 1)[0] + "." + subtype)
     return msg
 
 

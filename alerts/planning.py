@@ -25,7 +25,7 @@ from yuqing.config import Settings, UnitSettings
 from yuqing.errors import UsageError, did_you_mean
 from yuqing.storage import Database, DeliveryMatch, DeliveryRow, MatchRow
 
-from .channel import Target, registry, target_for, unit_targets
+from .channel import InlineImage, Target, registry, target_for, unit_targets
 from .faults import checkpoint
 from .gather import SEVERITY_RANK, Content, gather
 from .render import one_line, render_email, render_parts
@@ -54,6 +54,7 @@ class Draft:
     window_start: datetime | None
     window_end: datetime | None
     hold_until: datetime | None = None
+    inline: tuple[InlineImage, ...] = ()  # e-mail only: images the HTML shows by cid:
 
 
 def _units(settings: Settings, unit_ids: Sequence[str] | None) -> list[UnitSettings]:
@@ -118,8 +119,11 @@ def _draft(
 
 
 def _content_hash(d: Draft) -> str:
-    blob = json.dumps([d.channel, d.recipients, d.subject, d.text, d.html, d.parts], ensure_ascii=False)
+    images = [[i.cid, i.mime, hashlib.sha256(i.data).hexdigest()] for i in d.inline]
+    blob = json.dumps([d.channel, d.recipients, d.subject, d.text, d.html, d.parts, *([images] if images else [])],
+                      ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
 
 
 def _message_id(settings: Settings, d: Draft) -> str:
@@ -137,7 +141,8 @@ def _store(session: Session, settings: Settings, d: Draft, now: datetime, dedupe
         subject=d.subject,
         body_text=d.text,
         body_html=d.html,
-        payload={"parts": list(d.parts), "match_ids": list(d.match_ids), "done": []},
+        payload={"parts": list(d.parts), "match_ids": list(d.match_ids), "done": [],
+                 **({"inline": [i.as_json() for i in d.inline]} if d.inline else {})},
         content_hash=_content_hash(d),
         message_id=_message_id(settings, d),
         dedupe_key=dedupe_key,
@@ -250,10 +255,16 @@ def enqueue_message(
     html: str | None,
     dedupe_key: str,
     now: datetime,
+    inline: Sequence[InlineImage] = (),
 ) -> int | None:
     """Record any message (reminder, report, operator notice) for sending; None if `dedupe_key` was
-    already recorded, which is what makes "once per step" and "reported once" hold."""
+    already recorded, which is what makes "once per step" and "reported once" hold.
+
+    `inline`: images the HTML refers to as `cid:<cid>` (e-mail only; robots get the text).
+    """
     target = target_for(settings, unit_id, channel, tuple(recipients))
+    if inline and not html:
+        raise ValueError("inline images need an HTML part that refers to them")
     if target.kind == "email" and not recipients:
         log.warning("message %r has no recipients on channel email; not recorded", dedupe_key)
         return None
@@ -269,6 +280,7 @@ def enqueue_message(
         match_ids=(),
         window_start=None,
         window_end=None,
+        inline=tuple(inline) if target.kind == "email" else (),
     )
     try:
         with db.session() as session:

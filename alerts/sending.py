@@ -24,7 +24,7 @@ from yuqing.config import Settings
 from yuqing.errors import UsageError
 from yuqing.storage import Database, DeliveryRow
 
-from .channel import NotConfigured, Outgoing, Result, build, target_for
+from .channel import InlineImage, NotConfigured, Outgoing, Result, build, target_for
 from .faults import checkpoint
 from .sendlock import SenderLock
 from .timing import backoff
@@ -104,6 +104,7 @@ def _outgoing(row: DeliveryRow) -> Outgoing:
         message_id=row.message_id,
         created_at=row.created_at,
         done=frozenset(payload.get("done") or ()),
+        inline=tuple(InlineImage.from_json(i) for i in payload.get("inline") or ()),
         extra={"match_ids": list(payload.get("match_ids") or [])},
     )
 

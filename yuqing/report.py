@@ -2,8 +2,9 @@
 
 Reads what the earlier stages stored (matches, events, cases) and never changes it. `build_report`
 gathers one period's figures into a frozen `Report`; `render_html` draws the charts with matplotlib
-(Agg, no display) and embeds them as data: URIs so the HTML file stands alone; `render_text` is the
-plain-text part. `send_scheduled` (called by the daily check) enqueues last week's report on Mondays
+(Agg, no display) and embeds them as data: URIs so the HTML file stands alone (`yuqing report --html`);
+`render_mail_html` refers to them as `cid:` parts, since most webmail does not show data: images;
+`render_text` is the plain-text part. `send_scheduled` (called by the daily check) enqueues last week's report on Mondays
 and last month's on the 1st, per unit, to the unit's leaders, once per period (outbox dedupe key).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -183,24 +185,24 @@ def build_report(db: Database, settings: Settings, period: Period, now: datetime
 # Charts and rendering
 
 
-def _png(fig: object) -> str:
+def _png(fig: object) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
 
 
-def charts(report: Report) -> dict[str, str]:
-    """The report's charts as PNG data: URIs: volume per topic per day, negativity, cases."""
+def charts(report: Report) -> dict[str, bytes]:
+    """The report's charts as PNGs: volume per topic per day, negativity, cases."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server; must precede pyplot
     import matplotlib.pyplot as plt
 
     # Labels stay ASCII (topic ids, dates): a server often has no CJK font, and boxes help nobody.
-    out: dict[str, str] = {}
+    out: dict[str, bytes] = {}
     fig, ax = plt.subplots(figsize=(8, 3.2))
     x = [d.strftime("%m-%d") for d in report.days]
     for topic in report.topics:
@@ -255,9 +257,29 @@ def _context(report: Report, settings: Settings) -> dict[str, object]:
     }
 
 
-def render_html(report: Report, settings: Settings) -> str:
+def _html(report: Report, settings: Settings, srcs: dict[str, str]) -> str:
     template = _env().get_template("report.html.j2")  # type: ignore[attr-defined]
-    return str(template.render(**_context(report, settings), charts=charts(report)))
+    return str(template.render(**_context(report, settings), charts=srcs))
+
+
+def render_html(report: Report, settings: Settings) -> str:
+    """The report as a file that stands alone: charts embedded as data: URIs."""
+    pngs = charts(report)
+    return _html(report, settings, {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in pngs.items()})
+
+
+def chart_cid(report: Report, chart: str) -> str:
+    """A Content-ID for one chart of one report (unique across reports, so no client mixes them up)."""
+    unit = re.sub(r"[^A-Za-z0-9-]+", "-", report.unit_id or "all")
+    return f"{chart}.{report.period}.{report.start.strftime('%Y%m%d')}.{unit}@report.yuqing"
+
+
+def render_mail_html(report: Report, settings: Settings) -> tuple[str, dict[str, bytes]]:
+    """The report for e-mail: the HTML shows its charts as `cid:` references; returns it with the
+    PNG of each Content-ID, to go as inline parts of a multipart/related message."""
+    pngs = charts(report)
+    cids = {k: chart_cid(report, k) for k in pngs}
+    return _html(report, settings, {k: "cid:" + c for k, c in cids.items()}), {cids[k]: v for k, v in pngs.items()}
 
 
 def render_text(report: Report, settings: Settings) -> str:
@@ -272,7 +294,7 @@ def subject(report: Report, settings: Settings) -> str:
 
 def send_report(db: Database, settings: Settings, report: Report, now: datetime) -> int | None:
     """Enqueue a report for its unit's leaders (or its officers when it names no leader)."""
-    from alerts.outbox import enqueue_message
+    from alerts.outbox import InlineImage, enqueue_message
 
     if report.unit_id is None:
         raise ValueError("a report is sent per unit")
@@ -282,10 +304,12 @@ def send_report(db: Database, settings: Settings, report: Report, now: datetime)
         log.warning("unit %s has no leader_emails or emails: its report is not sent", unit.id)
         return None
     start = report.start.astimezone(settings.tz).date().isoformat()
+    html, images = render_mail_html(report, settings)
     return enqueue_message(
         db, settings, kind="report", unit_id=unit.id, channel="email", recipients=recipients,
-        subject=subject(report, settings), text=render_text(report, settings), html=render_html(report, settings),
+        subject=subject(report, settings), text=render_text(report, settings), html=html,
         dedupe_key=f"report:{report.period}:{unit.id}:{start}", now=now,
+        inline=[InlineImage(cid, "image/png", png) for cid, png in images.items()],
     )
 
 

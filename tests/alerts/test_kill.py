@@ -7,9 +7,6 @@ message twice, a resend carries the same Message-ID, which mail clients fold).
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
@@ -21,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.support.mail import free_port
 from yuqing.config import load_settings
 from yuqing.storage import DeliveryMatch, DeliveryRow, open_database
 
 from .factory import NOW, PostSpec, add_post, settings_yaml
+from .holding import HoldingSmtp
 from .receiver import Receiver, Reply
 
 
@@ -38,27 +34,6 @@ def wait_until(cond: Callable[[], bool], what: str, timeout: float = 60.0) -> No
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-class HoldingSmtp:
-    """aiosmtpd whose DATA handler keeps each message, then (when `hold` is set) waits before it
-    answers 250, so that a test can kill the client between "server has it" and "client knows"."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.hold = False
-        self.got = threading.Event()
-        self.release = threading.Event()
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        self.messages.append(msg)  # type: ignore[arg-type]
-        self.got.set()
-        if self.hold:
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
-        return "250 Message accepted"
 
 
 @pytest.fixture

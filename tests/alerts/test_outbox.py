@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from alerts.outbox import enqueue_message, plan_digests, plan_urgent, preview_digests, send_pending
+from alerts.outbox import (
+    InlineImage,
+    enqueue_message,
+    plan_digests,
+    plan_urgent,
+    preview_digests,
+    send_pending,
+)
 from tests.support.mail import SmtpServer
 from yuqing.storage import DeliveryMatch, DeliveryRow, open_database
 
@@ -202,6 +210,32 @@ def test_enqueue_message_records_a_dedupe_key_once(tmp_path, db_url, smtp):
     [got] = smtp.messages
     assert got.rcpt_tos == ["leader@example.org"]
     assert got.message["Subject"] == "案件 7 即将到期 Bcc: evil@example.org" and got.message["Bcc"] is None
+
+
+def test_inline_images_travel_in_the_outbox_as_related_parts(tmp_path, db_url, smtp):
+    """Images a message shows by cid: are stored with the delivery and sent as image parts of a
+    multipart/related beside the HTML (webmail shows those; it does not show data: URIs)."""
+    st, db = setup(tmp_path, db_url, smtp.port)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    html = '<p>图表</p><img alt="图" src="cid:volume.week@report.yuqing">'
+    args = dict(kind="report", unit_id="zzb", channel="email", recipients=["leader@example.org"], subject="周报",
+                text="周报正文", now=NOW)
+    with pytest.raises(ValueError, match="need an HTML part"):
+        enqueue_message(db, st, html=None, dedupe_key="r0", inline=[InlineImage("volume.week@report.yuqing", "image/png", png)], **args)
+    delivery = enqueue_message(db, st, html=html, dedupe_key="r1", inline=[InlineImage("volume.week@report.yuqing", "image/png", png)], **args)
+    with db.session() as s:
+        row = s.get(DeliveryRow, delivery)
+        assert row.payload["inline"][0]["cid"] == "volume.week@report.yuqing"  # JSON, base64: survives a restart
+    assert send_pending(db, st, NOW).sent == 1
+    [got] = smtp.messages
+    msg = got.message
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, related = msg.get_payload()
+    assert (plain.get_content_type(), related.get_content_type()) == ("text/plain", "multipart/related")
+    html_part, image = related.get_payload()
+    assert html_part.get_content().strip() == html
+    assert image.get_content_type() == "image/png" and image["Content-ID"] == "<volume.week@report.yuqing>"
+    assert image.get_content() == png and image.get_content_disposition() == "inline"
 
 
 def test_the_operator_is_told_once_when_a_channel_keeps_failing(tmp_path, db_url, smtp):

@@ -1,4 +1,8 @@
-"""The weekly report: figures from a world of known shape, rendered HTML with charts, sent over SMTP."""
+"""The weekly report: figures from a world of known shape, rendered HTML with charts, sent over SMTP.
+
+The e-mail carries its charts as inline Content-ID parts (webmail does not show data: URIs); the
+`--html` file embeds them as data: URIs so it stands alone.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,12 @@ import base64
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,6 +27,15 @@ from yuqing.report import build_report, render_html, render_text, send_scheduled
 from yuqing.storage import open_database
 
 PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def wait_for(cond: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll a condition with a bound (the child process gives no other signal)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -83,6 +102,9 @@ def test_report_command_writes_html_and_json(world, tmp_path, capsys) -> None:
     assert code == 0 and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     data = json.loads(stdout)
     assert set(data) >= {"volume", "events", "cases", "negative_share", "topic_trends"}
+    # The file is the standalone one (data: URIs). (The CLI reports on the real clock: this week
+    # of the test world is long past, so its figures are checked above, not here.)
+    assert out.read_text(encoding="utf-8").count('src="data:image/png;base64,') == 2
     code, _, err = run_cli(path, "report", "--unit", "zbb", capsys=capsys)
     assert code == 2 and 'no unit \'zbb\' (did you mean "zzb"?)' in err
 
@@ -99,5 +121,68 @@ def test_scheduled_report_goes_to_the_leaders_once(world) -> None:
     msg = by_rcpt[("leader@zzb.example.org",)]  # zzb names leaders; nyb has only its officers
     assert ("officer@nyb.example.org",) in by_rcpt
     assert "[舆情周报] 组织部 2026-03-09 ~ 2026-03-15" in str(msg["Subject"])
-    html = msg.get_body(("html",)).get_content()
-    assert "data:image/png;base64," in html and "舆情周报：组织部" in html
+    assert "舆情周报：组织部" in msg.get_body(("html",)).get_content()
+    check_inline_charts(msg)
+
+
+def check_inline_charts(msg: EmailMessage) -> dict[str, bytes]:
+    """The HTML shows its charts by cid:, each an image/png part of a multipart/related with the
+    HTML; no data: URI anywhere. Returns PNG bytes by Content-ID."""
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, related = msg.get_payload()  # type: ignore[misc]
+    assert plain.get_content_type() == "text/plain" and related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    html = html_part.get_content()
+    assert "data:" not in html and "base64," not in html
+    refs = re.findall(r'<img alt="[^"]+" src="cid:([^"]+)"', html)
+    assert len(refs) == 2
+    pngs = {p["Content-ID"].strip().strip("<>"): p.get_content() for p in images}
+    assert [p.get_content_type() for p in images] == ["image/png", "image/png"]
+    assert sorted(pngs) == sorted(refs)
+    assert all(png.startswith(PNG) and len(png) > 5000 for png in pngs.values())
+    return pngs
+
+
+@pytest.fixture
+def holding_world(db_url, tmp_path):
+    from tests.alerts.holding import HoldingSmtp
+
+    server = HoldingSmtp()
+    server.controller.start()
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings_text(db_url, server.port), encoding="utf-8")
+    settings = load_settings(str(path))
+    db = open_database(settings.database_url())
+    build(db, settings)
+    yield settings, db, server, path
+    db.dispose()
+    server.release.set()
+    server.controller.stop()
+
+
+def test_report_mail_killed_before_the_servers_250_is_resent_with_the_same_message_id_and_charts(holding_world) -> None:
+    """The server has the report, the sender is killed before it hears 250: the next run sends it
+    again from the stored row, with the same Message-ID and the same charts under the same Content-IDs."""
+    from yuqing.report import send_report
+
+    settings, db, server, path = holding_world
+    delivery = send_report(db, settings, build_report(db, settings, "week", NOW, unit_id="zzb", previous=True), NOW)
+    assert delivery is not None
+    cmd = [sys.executable, "-c", "import sys; from yuqing.cli import main; sys.exit(main())", "--config", str(path),
+           "deliveries", "retry", str(delivery)]
+    server.hold = True
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: server.got.is_set() or proc.poll() is not None, "the SMTP server to receive the report")
+        assert proc.poll() is None, proc.communicate()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    server.hold = False
+    server.release.set()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = server.messages
+    assert first["Message-ID"] == second["Message-ID"]
+    assert check_inline_charts(first) == check_inline_charts(second)
