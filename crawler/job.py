@@ -74,8 +74,10 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
     elif errors and pages <= 0:
         error = ctx.errors[0] if ctx.errors else "nothing could be fetched"
     status = "failed" if error else "ok"
-    if status == "ok" and recheck is None:
-        save_validators(ctx)  # only a finished crawl may say "unchanged since" next time
+    if status == "ok" and not errors and recheck is None:
+        # Only a crawl that got everything may say "unchanged since" next time: after a failed
+        # article the list must be read again, or that article would never be retried.
+        save_validators(ctx)
     return {
         "source_id": source.id,
         "status": status,

@@ -72,3 +72,30 @@ def test_second_crawl_is_at_most_five_percent_and_paging_stops_at_known_items(si
     db = open_database(settings.database_url())
     assert len(posts(db)) == 62
     db.dispose()
+
+
+def test_an_article_that_failed_is_retried_next_crawl_even_if_the_list_is_unchanged(site: LocalSite, tmp_path: Path):
+    state = {"down": True}
+
+    def flaky(request):  # type: ignore[no-untyped-def]
+        return Page(b"oops", 500, {"Content-Type": "text/plain"}) if state["down"] else article(2)
+
+    site.add("/f/list.html", list_page([], 1, True, etag='"f-1"'))
+    site.routes["/f/list.html"].body = b'<html><body><a href="/f/a/1.html">1</a><a href="/f/a/2.html">2</a></body></html>'
+    site.add("/f/a/1.html", article(1))
+    site.add("/f/a/2.html", flaky)
+    settings = write_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'y.db'}",
+        f"  - {{id: f, kind: news, start_urls: ['{site.url('/f/list.html')}'], follow: '/f/a/'}}\n",
+        crawl="retries: 0",
+    )
+    [first] = crawl(settings)
+    assert (first.status, first.new_posts, first.errors) == ("ok", 1, 1)
+    state["down"] = False
+    mark = len(site.requests)
+    [second] = crawl(settings)
+    assert second.new_posts == 1
+    list_request = next(r for r in site.requests[mark:] if r.path == "/f/list.html")
+    assert "if-none-match" not in list_request.headers  # no validators kept from a crawl with errors
+    assert [r.path for r in site.requests[mark:] if r.path.startswith("/f/a/")] == ["/f/a/2.html"]
