@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from yuqing.config import Settings, SourceSettings
 from yuqing.records import CrawlSummary
@@ -28,10 +29,7 @@ SILENT_FLOOR = timedelta(days=3)
 ROBOTS_RETRY = timedelta(hours=1)
 
 
-def state_of(s: object, source: SourceSettings) -> SourceState:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
+def state_of(s: Session, source: SourceSettings) -> SourceState:
     state = s.get(SourceState, source.id)
     if state is None:
         state = SourceState(source_id=source.id, kind=source.kind, consecutive_failures=0, status="new")
@@ -88,11 +86,8 @@ def record(
     return raised
 
 
-def _quiet_or_redesigned(s: object, source: SourceSettings, state: SourceState, empty: int, articles: int, now: datetime) -> str | None:
+def _quiet_or_redesigned(s: Session, source: SourceSettings, state: SourceState, empty: int, articles: int, now: datetime) -> str | None:
     if articles and empty == articles:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(s, Session)
         # Only "suddenly": an earlier successful run did extract posts from this source.
         earlier = s.scalar(
             select(CrawlRun.id).where(CrawlRun.source_id == source.id, CrawlRun.status == "ok", CrawlRun.new_posts > 0).limit(1)
