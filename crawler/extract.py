@@ -95,8 +95,7 @@ def extract_article(
 
     # <meta name="author"> often names the site ("网易" on "…_网易新闻"): that is no author.
     sites = [*meta.site_names, *site_parts(page_title)]
-    meta_authors = tuple(a.strip() for a in meta.authors
-                         if a.strip() and not any(a.strip() in s for s in sites))
+    meta_authors = [a.strip() for a in meta.authors if a.strip() and not any(a.strip() in s for s in sites)]
     author = _author(root, selectors, window_lines, text_lines, page_blocks, meta_authors)
     return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
 
@@ -180,9 +179,9 @@ def _url_date(url: str, now: datetime, tz: ZoneInfo) -> datetime | None:
 
 
 def _author(root: HtmlElement, selectors: Mapping[str, str], window_lines: list[str], text_lines: list[str],
-            page_blocks: list[Block], meta_authors: tuple[str, ...]) -> str | None:
-    """Selector, then credits around the headline and the story's ends, then <meta>, then any
-    explicit credit on the page, then the editor."""
+            page_blocks: list[Block], meta_authors: list[str]) -> str | None:
+    """Selector; credits around the headline and at the story's ends; explicit credits anywhere
+    ("作者：", "本帖由…于"); reporters in short lines; <meta name="author">; last, the editor."""
     if selectors.get("author"):
         found = select_text(root, selectors["author"])
         if found:
