@@ -93,7 +93,7 @@ def memory_line(extra: Path) -> str:
         "import sys; from pathlib import Path; from bench.rules import rss_mb; from rules.loading import PACK_DIR, build_ruleset; "
         "import rules.engine; before = rss_mb(); "
         "rs = build_ruleset([*sorted(PACK_DIR.glob('*.yaml')), Path(sys.argv[1])]); "
-        "print(f'{rss_mb() - before:.0f} {len(rs.automaton)}')"
+        "print(f'{rss_mb() - before:.0f} {len(rs.patterns)}')"
     )
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code, str(extra)], cwd=root, capture_output=True, text=True, check=True)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: fewer than {MIN_POSTS} posts; figures are less reliable")
     pack = sorted(PACK_DIR.glob("*.yaml"))
     rs = build_ruleset(pack)
-    print(f"shipped pack: {len(rs)} rules, {len(rs.automaton)} automaton patterns")
+    print(f"shipped pack: {len(rs)} rules, {len(rs.patterns)} automaton patterns")
 
     # 1. Same decisions as a reference that segments everything.
     mismatches = 0

@@ -15,12 +15,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from yuqing.records import Hit
 
-from .language import RuleSpec, TopicSpec, WordSpec
+from .language import Alternatives, RuleSpec, TopicSpec, WordSpec
 from .negativity import Negativity, NegativityModel
 from .normalise import Normalised, Normaliser
 from .operators import OPERATORS, Evidence, Found
@@ -75,19 +76,29 @@ class _Post:
         self.segment_all = segment_all
         self.norm: dict[str, Normalised] = {}
         self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {}
+        self.cue_hits: list[tuple[str, list[tuple[int, int, Any]]]] = []
+        patterns, is_rule, pattern_cue = rs.patterns, rs.pattern_is_rule, rs.pattern_cue
         for f, raw in (("title", title), ("text", text)):
             n = rs.normaliser.normalise(raw) if raw else _EMPTY
             self.norm[f] = n
             found: dict[str, list[tuple[int, int]]] = {}
-            if n.text:
-                for end, key in rs.automaton.iter(n.text):
-                    found.setdefault(key, []).append((end - len(key) + 1, end + 1))
+            cue_hits: list[tuple[int, int, Any]] = []
+            if n.text and rs.automaton is not None:
+                # One pass finds both the rule words and the negativity cues (offsets in characters).
+                for idx, start, end in rs.automaton.find_matches_as_indexes(n.text, overlapping=True):
+                    if is_rule[idx]:
+                        found.setdefault(patterns[idx], []).append((start, end))
+                    cue = pattern_cue[idx]
+                    if cue is not None:
+                        cue_hits.append((start, end, cue))
             self.candidates[f] = found
+            self.cue_hits.append((n.text, cue_hits))
         self._bounds: dict[str, Boundaries] = {}
         if segment_all:
             for f in FIELDS:
                 self.bounds(f)
         self._hits: dict[tuple[str, bool, tuple[str, ...], str], list[Found]] = {}
+        self._sentences: dict[str, list[int]] = {}
 
     def bounds(self, field: str) -> Boundaries:
         """Word boundaries of a field, created on first need (most posts never need them)."""
@@ -108,6 +119,15 @@ class _Post:
 
     def normalised(self, field: str) -> str:
         return self.norm[field].text
+
+    def may_hit(self, words: Alternatives, scope: str) -> bool:
+        for f in _SCOPE_FIELDS[scope]:
+            found = self.candidates[f]
+            if found:
+                for w in words:
+                    if w.norm in found:
+                        return True
+        return False
 
     def hits(self, word: WordSpec, scope: str) -> list[Found]:
         key = (word.norm, word.inside_words, word.not_in, scope)
@@ -137,7 +157,9 @@ class _Post:
         return self.bounds(field).distance(p, q, limit)
 
     def same_sentence(self, field: str, p: int, q: int) -> bool:
-        ids = self.norm[field].sentence_ids
+        ids = self._sentences.get(field)
+        if ids is None:
+            ids = self._sentences[field] = self.norm[field].sentence_ids()
         return ids[p] == ids[q]
 
     # -- results ----------------------------------------------------------------------------
@@ -178,12 +200,14 @@ class RuleSet:
                 if i not in by_word[w.norm]:
                     by_word[w.norm].append(i)
         self.rules_by_word: dict[str, list[int]] = dict(by_word)
-        self.automaton = ahocorasick.Automaton()
-        for p in sorted(patterns):
-            if p:
-                self.automaton.add_word(p, p)
-        if len(self.automaton):
-            self.automaton.make_automaton()
+        self.rule_patterns = frozenset(p for p in patterns if p)
+        # One automaton for rule words, exclusion contexts and negativity cues: a post is scanned once.
+        # ahocorasick-rs (Rust) rather than pyahocorasick: its cost per character stays flat as
+        # patterns are added, where pyahocorasick's grew several-fold from 5 to 900 patterns.
+        self.patterns: list[str] = sorted(self.rule_patterns | set(self.negativity_model.cues))
+        self.pattern_is_rule = [p in self.rule_patterns for p in self.patterns]
+        self.pattern_cue = [self.negativity_model.cues.get(p) for p in self.patterns]
+        self.automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
         self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
 
     def __len__(self) -> int:
@@ -197,9 +221,12 @@ class RuleSet:
     def explain(self, title: str, text: str, *, segment_all: bool = False) -> tuple[Analysis, list[RuleFiring]]:
         """`analyse`, plus every rule that fired (for `yuqing rules test`)."""
         post = _Post(self, title, text, segment_all=segment_all)
-        neg = self.negativity_model.score(post.norm["title"].text + "\n" + post.norm["text"].text)
+        neg = self.negativity_model.evaluate(post.cue_hits)
+        candidates = self._candidates(post)
+        if not candidates:
+            return Analysis((), neg.negative, round(neg.score, 3), neg.reasons), []
         firings: list[RuleFiring] = []
-        for i in self._candidates(post):
+        for i in candidates:
             firing = self._evaluate(self.rules[i], post)
             if firing is not None:
                 firings.append(firing)

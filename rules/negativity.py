@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import ahocorasick
+import ahocorasick_rs
 
 from yuqing.errors import Problem, RuleError, did_you_mean
 from yuqing.yamlfile import load_yaml
@@ -58,13 +58,16 @@ class NegativityModel:
         self.window = window
         self.negators = tuple(sorted({normaliser.word(n) for n in negators}, key=len, reverse=True))
         self.cues: dict[str, _Cue] = {}
-        self.automaton = ahocorasick.Automaton()
         for cue in cues:
             key = normaliser.word(cue.word)
             if key and key not in self.cues:
                 self.cues[key] = cue
-                self.automaton.add_word(key, key)
-        self.automaton.make_automaton()
+        # Cues that lie inside another cue (公示 in 予以公示): only their hits need the containment test.
+        words = [c.word for c in self.cues.values()]
+        self._nested = {w for w in words if any(w != o and w in o for o in words)}
+        # Used when scoring a text on its own; RuleSet.analyse finds the cues in its own pass.
+        self._keys = list(self.cues)
+        self.automaton = ahocorasick_rs.AhoCorasick(self._keys) if self._keys else None
         self._neutral = Negativity(self._squash(0.0), 0.0 >= threshold, ())
 
     @classmethod
@@ -109,24 +112,31 @@ class NegativityModel:
 
     def score(self, text: str) -> Negativity:
         """Negativity of a normalised text."""
-        cues = self.cues
-        hits = [(end - len(key) + 1, end + 1, cues[key]) for end, key in self.automaton.iter(text)]
-        if not hits:
+        if self.automaton is None:
             return self._neutral
-        if len(hits) > 1:
-            # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business.
-            hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)]
+        found = self.automaton.find_matches_as_indexes(text, overlapping=True)
+        return self.evaluate([(text, [(start, end, self.cues[self._keys[i]]) for i, start, end in found])])
+
+    def evaluate(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> Negativity:
+        """Negativity from cue hits already found in each normalised field (the engine finds them
+        in its own automaton pass, so a post is scanned once)."""
+        if not any(hits for _, hits in parts):
+            return self._neutral
         counted: dict[str, float] = {}
         reasons: list[str] = []
-        for start, _end, cue in hits:
-            if cue.word in counted:
-                continue
-            if cue.negatable and cue.weight > 0 and self._negated(text, start):
-                reasons.append(f"not counted (negated): {cue.word}")
-                counted[cue.word] = 0.0
-                continue
-            counted[cue.word] = cue.weight
-            reasons.append(f"{cue.category}: {cue.word} ({cue.weight:+g})")
+        for text, hits in parts:
+            if len(hits) > 1 and any(h[2].word in self._nested for h in hits):
+                # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business.
+                hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)]
+            for start, _end, cue in hits:
+                if cue.word in counted:
+                    continue
+                if cue.negatable and cue.weight > 0 and self._negated(text, start):
+                    reasons.append(f"not counted (negated): {cue.word}")
+                    counted[cue.word] = 0.0
+                    continue
+                counted[cue.word] = cue.weight
+                reasons.append(f"{cue.category}: {cue.word} ({cue.weight:+g})")
         raw = sum(counted.values())
         return Negativity(self._squash(raw), raw >= self.threshold, tuple(reasons))
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from dataclasses import dataclass
-from functools import cached_property
+from typing import NamedTuple
 
 import opencc
 
@@ -30,6 +29,7 @@ _JUNK = (
     r"\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
 )
 _INNER_JUNK = re.compile(f"(?<=[{_HAN}])[{_JUNK}]+(?=[{_HAN}])")
+_JUNK_BEFORE_HAN = re.compile(f"[{_JUNK}]+(?=[{_HAN}])")  # a cheaper first test for _INNER_JUNK
 # Full-width letters, digits, the ideographic space and a few symbols fold to ASCII. Full-width
 # punctuation (，！？) stays: it is in nearly every Chinese post, and folding it would cost a
 # translate() per post for nothing a rule needs.
@@ -50,7 +50,8 @@ class Folder:
 
     def __init__(self) -> None:
         self._cc = opencc.OpenCC("t2s")
-        self._traditional = _traditional_pattern()
+        self.traditional_chars = _traditional_chars()
+        self._traditional = re.compile(f"[{self.traditional_chars}]")
 
     def fold(self, text: str) -> str:
         if not self._traditional.search(text):
@@ -65,18 +66,21 @@ class Folder:
 
 
 @functools.cache
-def _traditional_pattern() -> re.Pattern[str]:
-    """A character class of every character OpenCC's t2s changes on its own."""
+def _traditional_chars() -> str:
+    """Every character OpenCC's t2s changes on its own, escaped for a regex character class."""
     cc = opencc.OpenCC("t2s")
     chars = [chr(c) for c in range(0x3400, 0xA000)] + [chr(c) for c in range(0xF900, 0xFB00)]
     converted = cc.convert("\n".join(chars)).split("\n")
     changed = [c for c, d in zip(chars, converted, strict=True) if c != d]
-    return re.compile("[" + "".join(re.escape(c) for c in changed) + "]")
+    return "".join(re.escape(c) for c in changed)
 
 
-@dataclass(frozen=True)
-class Normalised:
-    """A normalised text and the removals that map its positions back to the original."""
+class Normalised(NamedTuple):
+    """A normalised text and the removals that map its positions back to the original.
+
+    A NamedTuple rather than a frozen dataclass: one is built per field of every post, and a
+    frozen dataclass costs several times more to create.
+    """
 
     original: str
     text: str
@@ -92,7 +96,6 @@ class Normalised:
         k = bisect.bisect_right(self.removed_at, pos)
         return pos + (self.removed_before[k - 1] if k else 0)
 
-    @cached_property
     def sentence_ids(self) -> list[int]:
         """For each character, the index of its sentence (used by `near: sentence`)."""
         ids: list[int] = []
@@ -112,20 +115,25 @@ class Normaliser:
 
     def __init__(self) -> None:
         self._folder = Folder()
+        trad = self._folder.traditional_chars
+        self._needs_folding = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z]")
 
     def word(self, word: str) -> str:
         """A rule word as it will be searched for: folded, and without any inner junk."""
         return self.normalise(word.strip()).text
 
     def normalise(self, text: str) -> Normalised:
-        s = self._folder.fold(text)
-        if _FULLWIDTH.search(s):
-            s = s.translate(_FULLWIDTH_TABLE)
-        if _ASCII_UPPER.search(s):
-            lowered = s.lower()
-            # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
-            s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
-        if not _INNER_JUNK.search(s):
+        s = text
+        # One search tells whether any character needs folding (most posts: none).
+        if self._needs_folding.search(s):
+            s = self._folder.fold(s)
+            if _FULLWIDTH.search(s):
+                s = s.translate(_FULLWIDTH_TABLE)
+            if _ASCII_UPPER.search(s):
+                lowered = s.lower()
+                # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
+                s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
+        if not _JUNK_BEFORE_HAN.search(s) or not _INNER_JUNK.search(s):
             return Normalised(text, s)
         parts: list[str] = []
         at: list[int] = []

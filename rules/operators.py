@@ -40,6 +40,10 @@ class PostView(Protocol):
 
     def hits(self, word: WordSpec, scope: str) -> list[Found]: ...
 
+    def may_hit(self, words: Alternatives, scope: str) -> bool:
+        """Whether the automaton found any of the words at all (no word-boundary check: cheap)."""
+        ...
+
     def fields(self, scope: str) -> tuple[str, ...]: ...
 
     def normalised(self, field: str) -> str: ...
@@ -56,7 +60,11 @@ class Operator(Protocol):
 
 
 def _found(words: Alternatives, scope: str, post: PostView) -> list[tuple[WordSpec | str, Found]]:
-    return [(w, h) for w in words for h in post.hits(w, scope)]
+    out: list[tuple[WordSpec | str, Found]] = []
+    for w in words:
+        if post.may_hit((w,), scope):
+            out += [(w, h) for h in post.hits(w, scope)]
+    return out
 
 
 class AnyOp:
@@ -66,6 +74,8 @@ class AnyOp:
         return tuple(reader.words(value, loc, not_in))
 
     def check(self, rule: RuleSpec, value: Alternatives, post: PostView) -> Evidence:
+        if not post.may_hit(value, rule.scope):
+            return Evidence(False)
         found = _found(value, rule.scope, post)
         return Evidence(bool(found), tuple(found))
 
@@ -77,6 +87,9 @@ class AllOp:
         return tuple(reader.alternatives_list(value, loc, not_in))
 
     def check(self, rule: RuleSpec, value: tuple[Alternatives, ...], post: PostView) -> Evidence:
+        # Fail before any jieba work when an item was not even a candidate.
+        if not all(post.may_hit(alts, rule.scope) for alts in value):
+            return Evidence(False)
         found: list[tuple[WordSpec | str, Found]] = []
         for alts in value:
             item = _found(alts, rule.scope, post)
@@ -94,6 +107,8 @@ class NoneOp:
         return tuple(reader.words(value, loc, ()))
 
     def check(self, rule: RuleSpec, value: Alternatives, post: PostView) -> Evidence:
+        if not post.may_hit(value, "any"):
+            return Evidence(True)
         found = _found(value, "any", post)
         return Evidence(not found, tuple(found))
 
@@ -138,6 +153,8 @@ class NearOp:
         return Evidence(True, tuple(found))
 
     def _clause(self, rule: RuleSpec, clause: NearSpec, post: PostView) -> list[tuple[WordSpec | str, Found]] | None:
+        if not all(post.may_hit(alts, rule.scope) for alts in clause.members):
+            return None  # decided without any jieba work
         members = [_found(alts, rule.scope, post) for alts in clause.members]
         if not all(members):
             return None
