@@ -27,6 +27,7 @@ from yuqing.storage import CrawlRun, Database, DeliveryRow, SourceState, open_da
 
 pytestmark = pytest.mark.slow
 
+BUSY_DELAY = 0.4
 ARTICLE = (PAGES / "article_1001.html").read_text(encoding="utf-8")
 
 
@@ -46,6 +47,7 @@ class Bad:
         self.norobots = LocalSite()  # robots.txt answers 500
         self.slowrobots = LocalSite()  # robots.txt answers after the timeout
         self.delayed = LocalSite()  # robots.txt asks for Crawl-delay: 1
+        self.busy = LocalSite()  # every page takes 0.4 s: how many requests overlap?
         self.dead_port = _free_port()
         self.hits: dict[str, int] = {}
         s = self.site
@@ -84,6 +86,12 @@ class Bad:
         for n in (1, 2, 3):
             self.delayed.add(f"/d/{n}.html", html_page(article(f"delay{n}")))
 
+        self.busy.add("/list.html", links(*(f"/b/{n}.html" for n in range(8))))
+        for n in range(8):
+            slow_page = html_page(article(f"busy{n}"))
+            slow_page.delay = BUSY_DELAY
+            self.busy.add(f"/b/{n}.html", slow_page)
+
     def _once_429(self, request: Request) -> Page:
         self.hits["429"] = self.hits.get("429", 0) + 1
         if self.hits["429"] == 1:
@@ -91,7 +99,7 @@ class Bad:
         return html_page(article("after-429"))
 
     def servers(self) -> list[LocalSite]:
-        return [self.site, self.norobots, self.slowrobots, self.delayed]
+        return [self.site, self.norobots, self.slowrobots, self.delayed, self.busy]
 
     def sources(self) -> str:
         s = self.site
@@ -102,6 +110,7 @@ class Bad:
             f"  - {{id: norobots, kind: news, start_urls: ['{self.norobots.url('/list.html')}'], follow: 'a.html'}}\n"
             f"  - {{id: slowrobots, kind: news, start_urls: ['{self.slowrobots.url('/list.html')}'], follow: 'a.html'}}\n"
             f"  - {{id: delayed, kind: news, start_urls: ['{self.delayed.url('/list.html')}'], follow: '/d/'}}\n"
+            f"  - {{id: busy, kind: news, start_urls: ['{self.busy.url('/list.html')}'], follow: '/b/'}}\n"
         )
 
 
@@ -247,3 +256,12 @@ def test_failing_source_becomes_a_problem_reported_once(world):
         operator = s.scalars(select(DeliveryRow).where(DeliveryRow.kind == "operator")).all()
     # No operator e-mails are configured here, so nothing is enqueued; the state carries the problem.
     assert operator == []
+
+
+def test_at_most_two_requests_per_domain_by_default(world):
+    # The server holds every page BUSY_DELAY seconds after logging its arrival, so a third request
+    # arriving within that window of two others would mean three in flight at once.
+    arrivals = sorted(r.at for r in world["bad"].busy.requests if r.path.startswith("/b/"))
+    assert len(arrivals) == 8 and world["first"]["busy"].new_posts == 8
+    most = max(sum(1 for t in arrivals if start <= t < start + BUSY_DELAY) for start in arrivals)
+    assert most <= 2
