@@ -47,6 +47,8 @@ from yuqing.errors import YuqingError
 log = logging.getLogger("yuqing.scheduler")
 
 HEARTBEAT_SECONDS = 5.0
+# The daily checks (ledger reminders, reports, retention) get this long in their process.
+DAILY_TIME_LIMIT = 3600.0
 
 # --------------------------------------------------------------------------------------------
 # Cron helpers (shared with run-once)
@@ -90,7 +92,7 @@ def digest_due(unit: Any, last_digest_at: datetime | None, now: datetime, tz: Zo
 
 
 def crawl_children() -> list[int]:
-    """Pids of this process's crawl children (`python -m crawler.job`), read from /proc.
+    """Pids of this process's work children (`python -m crawler.job`, the daily checks), from /proc.
 
     Hand-written because the crawl processes are started inside `crawler.run` and the stdlib has
     no process-tree query; psutil would be a dependency for these few lines (Linux only: elsewhere
@@ -104,7 +106,8 @@ def crawl_children() -> list[int]:
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             if ppid != me:
                 continue
-            if b"crawler.job" in (entry / "cmdline").read_bytes():
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"crawler.job" in cmdline or b"daily-check" in cmdline:
                 found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
@@ -363,7 +366,7 @@ class Daemon:
         import yuqing.jobs as jobs
 
         cmd = [sys.executable, "-m", "scheduler", "daily-check", str(Path(self.settings.path).resolve())]
-        limit = self.settings.crawl.job_time_limit.total_seconds()
+        limit = DAILY_TIME_LIMIT
         try:
             # Its log goes where the daemon's goes (inherited stderr or the same log file).
             done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=limit, check=False)

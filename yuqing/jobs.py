@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from .config import Settings
 from .marks import get_mark, set_mark
@@ -318,14 +318,13 @@ def prune(settings: Settings, db: Database, now: datetime) -> tuple[int, int]:
             # duplicate_of is ON DELETE SET NULL in the schema; do it explicitly for SQLite files
             # opened without foreign keys.
             s.execute(
-                PostRow.__table__.update().where(PostRow.duplicate_of.in_(ids)).values(duplicate_of=None)
+                update(PostRow).where(PostRow.duplicate_of.in_(ids)).values(duplicate_of=None)
             )
             s.execute(delete(PostRow).where(PostRow.id.in_(ids)))
             posts += len(ids)
     with db.session() as s:
-        runs = s.execute(
-            delete(CrawlRun).where(CrawlRun.started_at < cutoff, CrawlRun.status != "running")
-        ).rowcount
+        done = s.execute(delete(CrawlRun).where(CrawlRun.started_at < cutoff, CrawlRun.status != "running"))
+        runs = cast("CursorResult[Any]", done).rowcount
     if posts or runs:
         log.info(
             "retention: pruned %d unmatched posts and %d crawl records older than %s",
@@ -391,15 +390,16 @@ def abandon_stale_runs(settings: Settings, db: Database, now: datetime) -> int:
     """Runs still 'running' long after any crawl's time limit: their process died with its parent."""
     cutoff = now - settings.crawl.job_time_limit - timedelta(minutes=1)
     with db.session() as s:
-        n = s.execute(
-            CrawlRun.__table__.update()
+        done = s.execute(
+            update(CrawlRun)
             .where(CrawlRun.status == "running", CrawlRun.started_at < cutoff)
             .values(
                 status="abandoned",
                 finished_at=now,
                 error="abandoned: its process died without recording an end",
             )
-        ).rowcount
+        )
+        n = cast("CursorResult[Any]", done).rowcount
     return int(n or 0)
 
 
