@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.mail import free_port
-from tests.support.site import LocalSite, html_page
+from tests.support.site import LocalSite, Page, html_page
 from tests.test_end_to_end import SITE, serve_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,15 +74,35 @@ rules:
 """
 
 
+STUCK_SOURCE = """
+  - id: stuck
+    kind: news
+    start_urls: [{url}]
+    every: 3s
+"""
+
+
 def settings_text(
-    tmp: Path, site: LocalSite, smtp_port: int, listen_port: int, *, urgent: str, digest: str
+    tmp: Path,
+    site: LocalSite,
+    smtp_port: int,
+    listen_port: int,
+    *,
+    urgent: str,
+    digest: str,
+    stuck: bool = False,
 ) -> str:
+    # With a stuck source, the crawl time limit (45 s: a normal crawl takes a few seconds, more on a
+    # busy machine) is shorter than Scrapy's own download timeout, so it is the limit that ends that
+    # crawl; a third crawl slot keeps the other sources going.
+    crawl = "job_time_limit: 45s, timeout: 300s, parallel_sources: 3" if stuck else "job_time_limit: 60s"
+    extra = STUCK_SOURCE.format(url=site.url("/stuck/list.html")) if stuck else ""
     return f"""
 database: sqlite:///{tmp / "yuqing.db"}
 timezone: Asia/Shanghai
 allow_networks: [127.0.0.0/8]
 smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: yuqing@example.org}}
-crawl: {{contact: https://example.org/yuqing-test, delay: 0.05s, job_time_limit: 60s}}
+crawl: {{contact: https://example.org/yuqing-test, delay: 0.05s, {crawl}}}
 rules: {{paths: [probe.yaml]}}
 daemon: {{listen: "127.0.0.1:{listen_port}", jitter: 1s, stop_timeout: 10s, misfire_grace: 30s}}
 units:
@@ -103,7 +123,7 @@ sources:
     start_urls: [{site.url("/probe/list.html")}]
     follow: '/probe/content/\\d+\\.html'
     every: 3s
-"""
+{extra}"""
 
 
 class DaemonProcess:
@@ -229,10 +249,19 @@ class World:
         self.db = Db(tmp / "yuqing.db")
         self.daemons: list[DaemonProcess] = []
 
-    def configure(self, *, urgent: str = "off", digest: str = "* * * * *", words: str = "蓝鲸计划") -> World:
+    def configure(
+        self, *, urgent: str = "off", digest: str = "* * * * *", words: str = "蓝鲸计划", stuck: bool = False
+    ) -> World:
+        """Write settings and rules; `stuck` adds a source whose list page never answers in time."""
         self.write_rules(words)
+        if stuck:
+            self.site.add(
+                "/stuck/list.html", Page(b"<html></html>", headers={"Content-Type": "text/html"}, delay=300)
+            )
         self.settings.write_text(
-            settings_text(self.tmp, self.site, self.smtp.port, self.port, urgent=urgent, digest=digest),
+            settings_text(
+                self.tmp, self.site, self.smtp.port, self.port, urgent=urgent, digest=digest, stuck=stuck
+            ),
             encoding="utf-8",
         )
         return self

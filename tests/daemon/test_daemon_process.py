@@ -69,7 +69,12 @@ def test_daemon_crawls_on_time_sends_a_digest_reloads_safely_and_stops_cleanly(w
 
     health = daemon.healthz()
     assert health is not None and health["status"] == "ok" and health["generation"] == 1
-    assert (daemon.metric("yuqing_crawls_total", source="county-news", status="ok") or 0) >= 3
+    # /metrics counts a crawl when its job is done (after planning and sending), just after the record.
+    wait_for(
+        "3 crawls in /metrics",
+        lambda: (daemon.metric("yuqing_crawls_total", source="county-news", status="ok") or 0) >= 3,
+        30,
+    )
     status = json.loads(run_yuqing(world.settings, "status", "--json").stdout)
     assert status["scheduler"]["running"] is True and status["scheduler"]["pid"] == daemon.pid
     assert status["posts"] >= 8
@@ -135,9 +140,9 @@ def test_daemon_crawls_on_time_sends_a_digest_reloads_safely_and_stops_cleanly(w
     assert after["scheduler"]["running"] is False
 
 
-def test_sigkill_and_restart_lose_and_duplicate_nothing(world: World) -> None:
+def test_sigkill_and_restart_lose_and_duplicate_nothing_and_a_stuck_crawl_is_killed(world: World) -> None:
     # Urgent alerts for every match: each match must reach the inbox exactly once.
-    world.configure(urgent="low", digest="0 0 1 1 *")
+    world.configure(urgent="low", digest="0 0 1 1 *", stuck=True)
     daemon = world.daemon()
     wait_for(
         "the first alerts sent",
@@ -181,8 +186,25 @@ def test_sigkill_and_restart_lose_and_duplicate_nothing(world: World) -> None:
             )
             for s in ("county-news", "probe-news")
         ),
-        60,
+        120,
     )
+    # The stuck source's crawl is killed at its time limit (45 s) and recorded; the others went on.
+    stuck = wait_for(
+        "the stuck crawl recorded as timed out",
+        lambda: world.db.rows(
+            "SELECT started_at, finished_at, error FROM crawl_runs WHERE source_id = 'stuck' AND status = 'timeout' AND started_at > :t",
+            t=since,
+        ),
+        90,
+    )
+    began, ended, error = stuck[0]
+    assert "timeout" in error
+    assert world.db.scalar(
+        "SELECT count(*) FROM crawl_runs WHERE source_id != 'stuck' AND status = 'ok' AND started_at > :a AND finished_at < :b",
+        a=began,
+        b=ended,
+    ), "no other crawl finished while the stuck one ran"
+
     again.signal(signal.SIGTERM)
     assert again.wait_exit(15) == 0, again.log()
 
