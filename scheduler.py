@@ -129,7 +129,9 @@ def _kill(pids: list[int], sig: int) -> None:
 class Daemon:
     """Runs the scheduler until SIGTERM/SIGINT; SIGHUP reloads. Build with a validated configuration."""
 
-    def __init__(self, config_path: str, settings: Any, db: Any, lock: Any, *, verbose: int = 0):
+    def __init__(
+        self, config_path: str, settings: Any, db: Any, lock: Any, *, verbose: int = 0, redactor: Any = None
+    ):
         from yuqing.metrics import DaemonMetrics
 
         self.config_path = config_path
@@ -138,6 +140,7 @@ class Daemon:
         self.db = db
         self.lock = lock
         self.verbose = verbose
+        self.redactor = redactor  # the log filter masking the settings' secrets; updated on reload
         self.metrics = DaemonMetrics()
         self.generation = 0
         self.started_at = datetime.now(UTC)
@@ -196,6 +199,10 @@ class Daemon:
             self._write_state()
             return False
         self._accept(live, ruleset)
+        if self.redactor is not None:
+            from yuqing.logs import settings_secrets
+
+            self.redactor.secrets = settings_secrets(live)  # a new password or robot key is masked too
         self._build_jobs()
         log.info(
             "reloaded: configuration generation %d, %d sources, %d units",

@@ -136,6 +136,9 @@ def test_daemon_crawls_on_time_sends_a_digest_reloads_safely_and_stops_cleanly(w
     assert daemon.wait_exit(timeout=10 + 5) == 0, daemon.log()
     assert "yuqing daemon stopped" in daemon.log()
     assert world.db.scalar("SELECT count(*) FROM crawl_runs WHERE status = 'running'") == 0
+    # A crawl ended at stop is recorded as abandoned, never as a failure of its source.
+    assert world.db.scalar("SELECT count(*) FROM crawl_runs WHERE status = 'failed'") == 0
+    assert world.db.scalar("SELECT max(consecutive_failures) FROM source_state") == 0
     after = json.loads(run_yuqing(world.settings, "status", "--json").stdout)
     assert after["scheduler"]["running"] is False
 

@@ -101,13 +101,13 @@ def cmd_daemon(app: Any, args: argparse.Namespace) -> int:
 
     settings, ruleset = load_validated(app.config_path)  # a bad file stops the start: exit 2 / 1
     app.__dict__["settings"] = settings
-    setup_logging(settings, app.verbose)
+    redactor = setup_logging(settings, app.verbose)
     lock = RunLock(settings, app.db, "daemon")
     if args.standby:
         _wait_for_lock(lock)
     else:
         lock.acquire()
-    daemon = Daemon(app.config_path, settings, app.db, lock, verbose=app.verbose)
+    daemon = Daemon(app.config_path, settings, app.db, lock, verbose=app.verbose, redactor=redactor)
     try:
         code = daemon.run(ruleset)
     finally:
