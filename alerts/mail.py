@@ -35,7 +35,8 @@ def build_message(smtp: SmtpSettings, m: Outgoing) -> EmailMessage:
     msg.set_content(m.text, subtype="plain", charset="utf-8")
     if m.html:
         msg.add_alternative(m.html, subtype="html", charset="utf-8")
-        html_part = msg.get_payload()[1]  # type: ignore[index]
+        html_part = msg.get_body(("html",))
+        assert html_part is not None
         # multipart/alternative[text, multipart/related[html, images...]]: what every client shows.
         for image in m.inline:
             maintype, _, subtype = image.mime.partition("/")

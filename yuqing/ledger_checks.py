@@ -21,6 +21,7 @@ from .events import cluster_posts, refresh_events
 from .ledger import SYSTEM, local_date, open_case, overdue_kind, record, unit_severity
 from .ledger_models import CaseRow, EventRow
 from .storage import Database, PostRow
+from .trends import Trend
 from .workdays import workdays_between
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def follow_up(db: Database, settings: Settings, now: datetime) -> list[int]:
                 counts[key] = counts.get(key, 0) + 1
                 if key == "new_replies":
                     replies += int(status.split(":", 1)[1])
-            trend = f"{ev.trend} ({ev.trend_detail.get('recent_rate', 0):.1f}/day vs {ev.trend_detail.get('baseline_rate', 0):.1f}/day)"
+            trend = Trend.of(ev.trend, ev.trend_detail or {}).explain()
             summary: dict[str, Any] = {
                 "at": now.isoformat(),
                 "checked": len(results),
@@ -214,7 +215,8 @@ def follow_up(db: Database, settings: Settings, now: datetime) -> list[int]:
                 "clustered": new_posts,
                 "posts": ev.posts,
                 "sites": ev.sites,
-                "trend": trend,
+                "trend": ev.trend,  # the machine word; people read trend_text
+                "trend_text": trend,
                 "results": {str(k): v for k, v in results.items()},
             }
             case.follow_up = summary

@@ -1,17 +1,16 @@
 """Trend reports for leaders: `yuqing report --period week|month` and the scheduled sending.
 
 Reads what the earlier stages stored (matches, events, cases) and never changes it. `build_report`
-gathers one period's figures into a frozen `Report`; `render_html` draws the charts with matplotlib
-(Agg, no display) and embeds them as data: URIs so the HTML file stands alone (`yuqing report --html`);
+gathers one period's figures into a frozen `Report`; the charts are drawn by `yuqing.report_charts`.
+`render_html` embeds them as data: URIs so the HTML file stands alone (`yuqing report --html`);
 `render_mail_html` refers to them as `cid:` parts, since most webmail does not show data: images;
-`render_text` is the plain-text part. `send_scheduled` (called by the daily check) enqueues last week's report on Mondays
+`render_text` is the plain-text part. People read topic display names and Chinese labels. `send_scheduled` (called by the daily check) enqueues last week's report on Mondays
 and last month's on the 1st, per unit, to the unit's leaders, once per period (outbox dedupe key).
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import logging
 import re
 from collections import Counter
@@ -26,6 +25,7 @@ from .config import Settings
 from .events import EventView
 from .ledger import CaseView, list_cases, local_date, on_time_rate
 from .ledger_models import EventRow
+from .report_charts import chart_pngs
 from .storage import Database, MatchRow, PostRow
 from .trends import Trend, judge
 
@@ -182,54 +182,7 @@ def build_report(db: Database, settings: Settings, period: Period, now: datetime
 
 
 # --------------------------------------------------------------------------------------------
-# Charts and rendering
-
-
-def _png(fig: object) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
-    return buf.getvalue()
-
-
-def charts(report: Report) -> dict[str, bytes]:
-    """The report's charts as PNGs: volume per topic per day, negativity, cases."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a server; must precede pyplot
-    import matplotlib.pyplot as plt
-
-    # Labels stay ASCII (topic ids, dates): a server often has no CJK font, and boxes help nobody.
-    out: dict[str, bytes] = {}
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    x = [d.strftime("%m-%d") for d in report.days]
-    for topic in report.topics:
-        ax.plot(x, report.volume[topic], marker="o", linewidth=1.8, label=topic)
-    ax.set_title("Posts per day by topic")
-    ax.set_ylabel("posts")
-    ax.grid(alpha=0.3)
-    if report.topics:
-        ax.legend(fontsize=8, loc="upper left")
-    if len(x) > 10:
-        ax.set_xticks(range(0, len(x), max(1, len(x) // 8)))
-    out["volume"] = _png(fig)
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 2.8))
-    topics = [t for t in report.topics if report.totals.get(t)]
-    shares = [report.negative_by_topic.get(t, 0.0) * 100 for t in topics]
-    ax1.barh(topics, shares, color="#c0392b")
-    ax1.set_xlim(0, 100)
-    ax1.set_title("Negative share by topic (%)")
-    labels = ["opened", "closed", "overdue"]
-    values = [report.cases_opened, report.cases_closed, report.cases_overdue]
-    bars = ax2.bar(labels, values, color=["#2980b9", "#27ae60", "#c0392b"])
-    ax2.bar_label(bars)
-    rate = "n/a" if report.on_time_rate is None else f"{report.on_time_rate:.0%}"
-    ax2.set_title(f"Cases (on time: {rate})")
-    out["cases"] = _png(fig)
-    return out
+# Rendering
 
 
 @lru_cache(maxsize=1)
@@ -245,10 +198,22 @@ def _env() -> object:
     )
 
 
-def _context(report: Report, settings: Settings) -> dict[str, object]:
+def _context(report: Report, settings: Settings, names: dict[str, str]) -> dict[str, object]:
+    from alerts.gather import SEVERITY_NAME
+
+    from .ledger_export import STATUS_ZH
+    from .trends import LABEL_ZH
+
     tz = settings.tz
     return {
         "r": report,
+        "topic": lambda t: names.get(t, t),
+        "topics": lambda ts: "、".join(names.get(t, t) for t in ts) or "-",
+        "severity": lambda v: SEVERITY_NAME.get(v, v) if v else "-",
+        "status": lambda v: STATUS_ZH.get(v, v),
+        "trend_zh": LABEL_ZH,
+        "heating_ratio": settings.trends.heating_ratio,
+        "cooling_ratio": settings.trends.cooling_ratio,
         "start": report.start.astimezone(tz).strftime("%Y-%m-%d"),
         "end": (report.end - timedelta(microseconds=1)).astimezone(tz).strftime("%Y-%m-%d"),
         "period_name": "周报" if report.period == "week" else "月报",
@@ -257,15 +222,23 @@ def _context(report: Report, settings: Settings) -> dict[str, object]:
     }
 
 
-def _html(report: Report, settings: Settings, srcs: dict[str, str]) -> str:
+def _names(settings: Settings) -> dict[str, str]:
+    from alerts.topics import topic_names
+
+    return topic_names(settings)
+
+
+def _html(report: Report, settings: Settings, names: dict[str, str], srcs: dict[str, str]) -> str:
     template = _env().get_template("report.html.j2")  # type: ignore[attr-defined]
-    return str(template.render(**_context(report, settings), charts=srcs))
+    return str(template.render(**_context(report, settings, names), charts=srcs))
 
 
 def render_html(report: Report, settings: Settings) -> str:
     """The report as a file that stands alone: charts embedded as data: URIs."""
-    pngs = charts(report)
-    return _html(report, settings, {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in pngs.items()})
+    names = _names(settings)
+    pngs = chart_pngs(report, names)
+    srcs = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in pngs.items()}
+    return _html(report, settings, names, srcs)
 
 
 def chart_cid(report: Report, chart: str) -> str:
@@ -277,18 +250,19 @@ def chart_cid(report: Report, chart: str) -> str:
 def render_mail_html(report: Report, settings: Settings) -> tuple[str, dict[str, bytes]]:
     """The report for e-mail: the HTML shows its charts as `cid:` references; returns it with the
     PNG of each Content-ID, to go as inline parts of a multipart/related message."""
-    pngs = charts(report)
+    names = _names(settings)
+    pngs = chart_pngs(report, names)
     cids = {k: chart_cid(report, k) for k in pngs}
-    return _html(report, settings, {k: "cid:" + c for k, c in cids.items()}), {cids[k]: v for k, v in pngs.items()}
+    return _html(report, settings, names, {k: "cid:" + c for k, c in cids.items()}), {cids[k]: v for k, v in pngs.items()}
 
 
 def render_text(report: Report, settings: Settings) -> str:
     template = _env().get_template("report.txt.j2")  # type: ignore[attr-defined]
-    return str(template.render(**_context(report, settings)))
+    return str(template.render(**_context(report, settings, _names(settings))))
 
 
 def subject(report: Report, settings: Settings) -> str:
-    ctx = _context(report, settings)
+    ctx = _context(report, settings, {})
     return f"[舆情{ctx['period_name']}] {report.unit_name} {ctx['start']} ~ {ctx['end']}"
 
 

@@ -7,6 +7,7 @@ figures are refreshed; the daily check (`yuqing.ledger.daily_check`) and the cra
 - Trend: the rate (posts per day) in the `recent` window against the rate in the `baseline` window
   before it. `heating` when recent >= heating_ratio x baseline, `cooling` when recent <=
   cooling_ratio x baseline, else `stable`; the numbers travel with the label (`Trend.explain`).
+  The machine word stays in stored rows and `--json`; people read 升温 / 平稳 / 降温 (`LABEL_ZH`).
 - Heat: a weighted sum of spread (distinct sites), velocity (recent posts per day), forum replies and
   the negative share, weights in `trends.weights`.
 - Early warning (spike): a count in the recent window is a spike when, under a Poisson model whose
@@ -33,6 +34,7 @@ from .storage import Database, MatchRow, PostRow
 log = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
+LABEL_ZH = {"heating": "升温", "stable": "平稳", "cooling": "降温"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,21 @@ class Trend:
     baseline_rate: float  # per day
     ratio: float | None  # recent_rate / baseline_rate (None when the baseline is empty)
 
+    @classmethod
+    def of(cls, label: str, detail: dict[str, float]) -> Trend:
+        """A trend as stored on an event (`trend`, `trend_detail`)."""
+        ratio = detail.get("ratio")
+        return cls(label, int(detail.get("recent", 0)), int(detail.get("baseline", 0)), detail.get("recent_rate", 0.0),
+                   detail.get("baseline_rate", 0.0), ratio)
+
+    @property
+    def label_zh(self) -> str:
+        return LABEL_ZH.get(self.label, self.label)
+
     def explain(self) -> str:
-        ratio = "new" if self.ratio is None else f"x{self.ratio:.1f}"
-        return f"{self.label} ({self.recent_rate:.1f}/day vs {self.baseline_rate:.1f}/day, {ratio})"
+        """The label with its numbers, for people: 升温（近期日均 3.0 条，基线日均 1.0 条，×3.0）."""
+        ratio = "新出现" if self.ratio is None else f"×{self.ratio:.1f}"
+        return f"{self.label_zh}（近期日均 {self.recent_rate:.1f} 条，基线日均 {self.baseline_rate:.1f} 条，{ratio}）"
 
     def as_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if k != "label" and v is not None}
@@ -239,17 +253,19 @@ def check_spikes(db: Database, settings: Settings, now: datetime) -> list[int]:
 
 def _span(d: timedelta) -> str:
     hours = d / timedelta(hours=1)
-    return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} h"
+    return f"{hours / 24:g} 天" if hours >= 24 else f"{hours:g} 小时"
 
 
-def _describe(s: Session, row: SpikeRow, cfg: TrendsSettings) -> tuple[list[str], str]:
-    """(units to tell, one line) for a recorded spike."""
+def _describe(s: Session, row: SpikeRow, cfg: TrendsSettings, names: dict[str, str]) -> tuple[list[str], str]:
+    """(units to tell, one line for officers) for a recorded spike."""
     if row.kind == "spread" and row.event_id is not None:
         ev = s.get(EventRow, row.event_id)
-        title = ev.title if ev else f"event {row.event_id}"
+        title = ev.title if ev else f"事件 {row.event_id}"
         units = list(ev.units or []) if ev else []
-        return units, f"「{title}」 reached {row.observed} new sites in {_span(cfg.recent)}, {row.expected:.1f} expected"
-    return [row.unit_id] if row.unit_id else [], f"{row.topic}: {row.observed} posts in {_span(cfg.recent)}, {row.expected:.1f} expected"
+        return units, f"「{title}」近 {_span(cfg.recent)}新增 {row.observed} 个转载站点，按基线预计 {row.expected:.1f} 个"
+    topic = names.get(row.topic or "", row.topic or "")
+    return ([row.unit_id] if row.unit_id else [],
+            f"{topic}：近 {_span(cfg.recent)}帖文 {row.observed} 条，按基线预计 {row.expected:.1f} 条")
 
 
 def notify_spikes(db: Database, settings: Settings, now: datetime) -> int:
@@ -257,14 +273,16 @@ def notify_spikes(db: Database, settings: Settings, now: datetime) -> int:
     try:
         from alerts.channel import unit_targets
         from alerts.outbox import enqueue_message
+        from alerts.topics import topic_names
     except ImportError:
         log.warning("alerts.outbox.enqueue_message is not available: early warnings are recorded, not sent yet")
         return 0
+    names = topic_names(settings)
     with db.session() as s:
         pending = []
         for r in s.scalars(select(SpikeRow).where(SpikeRow.notified_at.is_(None))):
-            units, text = _describe(s, r, settings.trends)
-            test = f"Poisson P(X >= {r.observed} | mean {r.expected:.2f}) = {r.p_value:.2g} < {settings.trends.spike_p}"
+            units, text = _describe(s, r, settings.trends, names)
+            test = f"检验：泊松分布 P(X ≥ {r.observed} | 均值 {r.expected:.2f}) = {r.p_value:.2g} < {settings.trends.spike_p}"
             pending.append((r.id, r.key, units, text, test))
     enqueued = 0
     for spike_id, key, units, text, test in pending:
@@ -285,7 +303,7 @@ def notify_spikes(db: Database, settings: Settings, now: datetime) -> int:
                     channel=target.name,
                     recipients=list(target.recipients),
                     subject=f"[舆情预警] {unit.name}: {text[:80]}",
-                    text=f"早期预警 (early warning)\n\n{text}\n{test}\n",
+                    text=f"舆情早期预警\n\n{text}\n{test}\n",
                     html=None,
                     dedupe_key=f"spike:{key}:{uid}:{target.name}",
                     now=now,

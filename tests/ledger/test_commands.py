@@ -31,7 +31,7 @@ def test_events_json_and_table(ledger_env, capsys) -> None:
     ]
     assert events[0]["heat"] > events[1]["heat"] and {"id", "trend_detail"} <= set(events[0])
     code, out, _ = run_cli(path, "events", capsys=capsys)
-    assert code == 0 and "heating (3.0/day vs 0.0/day, new)" in out
+    assert code == 0 and "升温（近期日均 3.0 条，基线日均 0.0 条，新出现）" in out
     code, out, _ = run_cli(path, "events", "--unit", "nyb", "--json", capsys=capsys)
     assert json.loads(out) == []
     code, out, _ = run_cli(path, "events", "--id", str(events[0]["id"]), capsys=capsys)

@@ -82,7 +82,8 @@ ledger: {{follow_up_every: 1d, follow_up_for: 10d}}
         c = show_case(db, settings, case_id, now + timedelta(days=1, minutes=1))
         assert (c.follow_up["checked"], c.follow_up["edited"], c.follow_up["gone"]) == (1, 1, 0)
         assert c.follow_up["results"] == {str(post_id): "edited"}
-        assert "stable" in c.follow_up["trend"] or "cooling" in c.follow_up["trend"]
+        assert c.follow_up["trend"] in ("stable", "cooling")  # the machine word, for --json
+        assert c.follow_up["trend_text"].startswith({"stable": "平稳（", "cooling": "降温（"}[c.follow_up["trend"]])
         assert c.log[-1].action == "follow-up" and "1 edited, 0 deleted" in c.log[-1].text
         with db.session() as s:
             assert "已启动复核" in s.get(PostRow, post_id).text

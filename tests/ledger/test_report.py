@@ -70,17 +70,24 @@ def test_rendered_html_stands_alone_with_charts_and_escapes_post_text(world, tmp
     settings, db, _, _ = world
     html = render_html(build_report(db, settings, "week", NOW, unit_id="zzb"), settings)
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', html)
-    assert [alt for alt, _ in images] == ["posts per day by topic", "negative share and cases"]
+    assert [alt for alt, _ in images] == ["各主题每日帖文数", "各主题负面占比与案件办理"]
     for _, data in images:
         png = base64.b64decode(data)
         assert png.startswith(PNG) and len(png) > 5000
     assert "舆情周报：组织部" in html and "统计期 2026-03-10 ~ 2026-03-16" in html
     assert "&lt;b&gt;乡镇干部&lt;/b&gt;任前公示引热议" in html and "<b>乡镇干部" not in html
-    assert re.search(r'<span class="heating">heating</span> 1.1/天 vs 0.0/天', html)
-    assert re.search(r'<span class="stable">stable</span> 0.31/天 vs 0.31/天（×1.0）', html)
+    # People read topic display names from the rule pack, Chinese trend words with their numbers.
+    assert "<td>事业单位招聘与公务员招录</td>" in html and "<td>干部选拔任用</td>" in html
+    assert not re.search(r"public_recruitment|cadre_appointment|talent_introduction", html)
+    assert '<span class="heating">升温</span> 本期日均 1.1 条，上期日均 0.0 条（新出现）' in html
+    assert '<span class="stable">平稳</span> 本期日均 0.31 条，上期日均 0.31 条（×1.0）' in html
+    assert '<span class="heating">升温</span> 本期 7 条，上期 0 条' in html  # the top event
+    assert ">高<" in html and ">high<" not in html and "<td>处置中</td>" not in html
     assert "http://" not in html and "https://" not in html  # nothing fetched when opened
     text = render_text(build_report(db, settings, "week", NOW, unit_id="zzb"), settings)
     assert "帖文 11 条，负面 9 条（82%）" in text and "按时办结率 100%" in text
+    assert "- 事业单位招聘与公务员招录：7 / 0 / 升温（本期日均 1.1 条，上期日均 0.0 条，新出现）" in text
+    assert "heating" not in text and "public_recruitment" not in text
 
 
 def test_screenshot_of_the_report(world, tmp_path) -> None:

@@ -36,7 +36,10 @@ def test_trend_labels_carry_their_numbers(recent: int, baseline: int, label: str
     t = judge(recent, baseline, CFG)
     assert (t.label, t.ratio) == (label, ratio)
     assert t.recent_rate == recent and t.baseline_rate == round(baseline / 7, 2)
-    assert t.explain().startswith(label + " (") and "/day vs" in t.explain()
+    zh = {"heating": "升温", "stable": "平稳", "cooling": "降温"}[label]
+    assert t.label_zh == zh
+    assert t.explain() == (f"{zh}（近期日均 {t.recent_rate:.1f} 条，基线日均 {t.baseline_rate:.1f} 条，"
+                           + ("新出现" if ratio is None else f"×{ratio:.1f}") + "）")
 
 
 def test_poisson_spike_test() -> None:
@@ -104,7 +107,8 @@ def test_early_warning_is_sent_once_over_real_smtp(env) -> None:
     msg = smtp.messages[0]
     assert msg.rcpt_tos == ["officer@zzb.example.org"]
     body = msg.message.get_body(("plain",)).get_content()
-    assert "public_recruitment: 8 posts in 1 day(s)" in body and "Poisson P(X >= 8" in body
+    assert "事业单位招聘与公务员招录：近 1 天帖文 8 条，按基线预计" in body and "泊松分布 P(X ≥ 8" in body
+    assert "public_recruitment" not in body and "事业单位招聘与公务员招录" in str(msg.message["Subject"])
     with db.session() as s:
         spike = s.scalars(select(SpikeRow)).one()
         assert (spike.kind, spike.unit_id, spike.topic, spike.observed) == ("volume", "zzb", "public_recruitment", 8)

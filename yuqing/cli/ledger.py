@@ -170,9 +170,7 @@ def cmd_events(app: Any, args: argparse.Namespace) -> int:
     tz = app.settings.tz
     rows = []
     for e in events:
-        d = e.trend_detail
-        trend = Trend(e.trend, int(d.get("recent", 0)), int(d.get("baseline", 0)), d.get("recent_rate", 0.0),
-                      d.get("baseline_rate", 0.0), d.get("ratio")).explain()
+        trend = Trend.of(e.trend, e.trend_detail).explain()
         rows.append([e.id, e.title[:30], e.posts, e.sites, ",".join(e.topics), e.severity or "-", e.heat, trend,
                      e.last_seen.astimezone(tz).strftime("%m-%d %H:%M")])
     _table(["id", "title", "posts", "sites", "topics", "severity", "heat", "trend", "last seen"], rows)
@@ -183,6 +181,7 @@ def _event(app: Any, args: argparse.Namespace) -> int:
     from ..events import EventView, timeline
     from ..ledger import CaseError
     from ..ledger_models import EventRow
+    from ..trends import Trend
 
     with app.db.session() as s:
         row = s.get(EventRow, args.id)
@@ -197,12 +196,11 @@ def _event(app: Any, args: argparse.Namespace) -> int:
                                               for t, src, title, url in posts]})
         return 0
     tz = app.settings.tz
-    d = e.trend_detail
     print(f"event {e.id}: {e.title}")
     print(f"  {e.posts} posts on {e.sites} sites, {e.replies} forum replies · topics {', '.join(e.topics) or '-'} · "
           f"severity {e.severity or '-'} · negative {e.negative_share:.0%} · heat {e.heat}")
-    print(f"  trend {e.trend}: {d.get('recent', 0):.0f} posts in the recent window ({d.get('recent_rate', 0)}/day) "
-          f"vs {d.get('baseline', 0):.0f} in the baseline ({d.get('baseline_rate', 0)}/day)")
+    trend = Trend.of(e.trend, e.trend_detail)
+    print(f"  trend {trend.explain()}: {trend.recent} posts in the recent window, {trend.baseline} in the baseline")
     print("  timeline:")
     for t, src, title, url in posts:
         print(f"    {t.astimezone(tz).strftime('%Y-%m-%d %H:%M')}  {src}  {title[:30]}  {url}")
@@ -235,6 +233,7 @@ def cmd_list(app: Any, args: argparse.Namespace) -> int:
 
 def cmd_show(app: Any, args: argparse.Namespace) -> int:
     from ..ledger import show_case
+    from ..trends import Trend
 
     c = show_case(app.db, app.settings, args.id, _now())
     if args.json:
@@ -251,8 +250,8 @@ def cmd_show(app: Any, args: argparse.Namespace) -> int:
     print(f"  response due {c.response_due} (responded {t(c.responded_at)}) · resolution due {c.resolve_due}")
     if c.event:
         e = c.event
-        print(f"  event {e.id}: {e.posts} posts on {e.sites} sites · heat {e.heat} · {e.trend} "
-              f"({e.trend_detail.get('recent_rate', 0)}/day vs {e.trend_detail.get('baseline_rate', 0)}/day)")
+        print(f"  event {e.id}: {e.posts} posts on {e.sites} sites · heat {e.heat} · "
+              f"{Trend.of(e.trend, e.trend_detail).explain()}")
     if c.resolution:
         print(f"  resolution: {c.resolution} ({t(c.resolved_at)})")
     if c.reply_text:
@@ -262,7 +261,7 @@ def cmd_show(app: Any, args: argparse.Namespace) -> int:
     if c.follow_up:
         f = c.follow_up
         print(f"  last follow-up {f.get('at', '')[:16]}: {f.get('edited', 0)} edited, {f.get('gone', 0)} deleted, "
-              f"{f.get('new_replies', 0)} new replies; {f.get('trend', '')}")
+              f"{f.get('new_replies', 0)} new replies; {f.get('trend_text') or f.get('trend', '')}")
     if c.posts:
         print("  posts:")
         for source, title, url, when in c.posts:
