@@ -26,6 +26,8 @@ from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 MIN_POSTS = 30_000
+TIMING_POSTS = 10_000
+ROUNDS = 3
 
 
 def corpus_posts() -> list[tuple[str, str]]:
@@ -133,36 +135,44 @@ def main(argv: list[str] | None = None) -> int:
     print(f"decisions: {mismatches} differ from the full-segmentation reference over {len(posts)} posts "
           f"({matched} posts matched a topic) [{time.perf_counter() - started:.1f}s]")
 
-    # 2. Throughput against plain jieba segmentation of the same posts, in this run.
+    # 2. Throughput against plain jieba segmentation of the same posts, in this run. The machine may
+    # be shared: timings alternate between jieba and the engine, and the best of three rounds counts.
+    sample = random.Random(11).sample(posts, min(TIMING_POSTS, len(posts)))
     plain = jieba.Tokenizer()
     plain.initialize()
-    started = time.perf_counter()
-    for title, text in posts:
-        plain.lcut(title)
-        plain.lcut(text)
-    t_jieba = time.perf_counter() - started
-    started = time.perf_counter()
-    for title, text in posts:
-        plain.lcut(title, HMM=False)
-        plain.lcut(text, HMM=False)
-    t_jieba_nohmm = time.perf_counter() - started
-    run(rs, posts[:2000])  # warm caches the way a running crawler has them
-    t_engine = run(rs, posts)
-    print(f"plain jieba segmentation: {len(posts) / t_jieba:,.0f} posts/s (HMM off: {len(posts) / t_jieba_nohmm:,.0f} posts/s)")
-    print(f"rules engine (shipped pack): {len(posts) / t_engine:,.0f} posts/s = {t_jieba / t_engine:.1f}x plain jieba "
-          f"({t_jieba_nohmm / t_engine:.1f}x jieba without HMM) [goal >= 20x]")
+
+    def jieba_run(hmm: bool) -> float:
+        started = time.perf_counter()
+        for title, text in sample:
+            plain.lcut(title, HMM=hmm)
+            plain.lcut(text, HMM=hmm)
+        return time.perf_counter() - started
+
+    run(rs, sample[:2000])  # warm caches the way a running crawler has them
+    t_jieba = t_nohmm = t_engine = float("inf")
+    for _ in range(ROUNDS):
+        t_jieba = min(t_jieba, jieba_run(True))
+        t_engine = min(t_engine, run(rs, sample))
+        t_nohmm = min(t_nohmm, jieba_run(False))
+    n = len(sample)
+    print(f"timing on {n} of the posts, best of {ROUNDS} alternating rounds:")
+    print(f"plain jieba segmentation: {n / t_jieba:,.0f} posts/s (HMM off: {n / t_nohmm:,.0f} posts/s)")
+    print(f"rules engine (shipped pack): {n / t_engine:,.0f} posts/s = {t_jieba / t_engine:.1f}x plain jieba "
+          f"({t_nohmm / t_engine:.1f}x jieba without HMM) [goal >= 20x]")
 
     # 3. and 4. Rare keywords: cost with 100 / 1,000 / 10,000 added, memory at 10,000.
-    times: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (100, 1_000, 10_000):
-            extra = gazetteer_file(Path(tmp), n)
-            big = build_ruleset([*pack, extra])
-            run(big, posts[:2000])
-            times[n] = run(big, posts)
-            print(f"  +{n:>6,} keywords ({len(big)} rules): {len(posts) / times[n]:,.0f} posts/s, "
-                  f"{times[n] / times[100]:.2f}x the cost of +100")
-            del big
+        sets = {n_kw: build_ruleset([*pack, gazetteer_file(Path(tmp), n_kw)]) for n_kw in (100, 1_000, 10_000)}
+        times = {n_kw: float("inf") for n_kw in sets}
+        for big in sets.values():
+            run(big, sample[:2000])
+        for _ in range(ROUNDS):
+            for n_kw, big in sets.items():
+                times[n_kw] = min(times[n_kw], run(big, sample))
+        for n_kw, big in sets.items():
+            print(f"  +{n_kw:>6,} keywords ({len(big)} rules): {n / times[n_kw]:,.0f} posts/s, "
+                  f"{times[n_kw] / times[100]:.2f}x the cost of +100")
+        del sets
         print(memory_line(gazetteer_file(Path(tmp), 10_000)))
     print(f"cost of 10,000 vs 100 added keywords: {times[10_000] / times[100]:.2f}x [goal <= 1.5x]")
     return 1 if mismatches else 0

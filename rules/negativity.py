@@ -16,6 +16,7 @@ data of its own large enough to beat the lexicon measurably (see bench/rules_qua
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from .normalise import Normaliser
 
 LEXICON = Path(__file__).parent / "negativity.yaml"
 _CLAUSE_END = frozenset("，,。！？!?；;：:\n、…")
+_A_NOT_A = re.compile(r"(.)[不没]\1")
+# From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
+_RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
 _KEYS = ("threshold", "scale", "negators", "negation_window", "cues")
 _CUE_KEYS = ("weight", "negatable", "words")
 
@@ -145,11 +149,13 @@ class NegativityModel:
         return 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
 
     def _negated(self, text: str, start: int) -> bool:
+        if _RHETORICAL.match(text, start):
+            return False  # 这不是明摆着歧视吗？ affirms the cue
         lo = start
         while lo > 0 and start - lo < self.window and text[lo - 1] not in _CLAUSE_END:
             lo -= 1
-        # 是不是 asks a question (是不是要送礼才行？): it implies the cue rather than denying it.
-        before = text[lo:start].replace("是不是", "")
+        # "A不A" asks a question (是不是要送礼？ 这算不算贿选？): it implies the cue rather than denying it.
+        before = _A_NOT_A.sub("", text[lo:start])
         return any(n in before for n in self.negators)
 
 
