@@ -38,6 +38,7 @@ EN = Labels("Posts per day by topic", "posts", "Negative share by topic (%)", ("
 
 def volume_figure(report: Report, names: Mapping[str, str], labels: Labels) -> Figure:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(8, 3.2))
     ax = fig.subplots()
@@ -46,9 +47,12 @@ def volume_figure(report: Report, names: Mapping[str, str], labels: Labels) -> F
         ax.plot(x, report.volume[topic], marker="o", linewidth=1.8, label=names.get(topic, topic))
     ax.set_title(labels.volume_title)
     ax.set_ylabel(labels.volume_axis)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # posts are whole numbers
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     if report.topics:
-        ax.legend(fontsize=8, loc="upper left")
+        # Beside the plot rather than over it: the lines stay readable whatever their shape.
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if len(x) > 10:
         ax.set_xticks(range(0, len(x), max(1, len(x) // 8)))
     return fig
@@ -56,17 +60,22 @@ def volume_figure(report: Report, names: Mapping[str, str], labels: Labels) -> F
 
 def cases_figure(report: Report, names: Mapping[str, str], labels: Labels) -> Figure:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(8, 2.8))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig = Figure(figsize=(8.6, 2.8))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"wspace": 0.35})
     topics = [t for t in report.topics if report.totals.get(t)]
     shares = [report.negative_by_topic.get(t, 0.0) * 100 for t in topics]
-    ax1.barh([names.get(t, t) for t in topics], shares, color="#c0392b")
-    ax1.set_xlim(0, 100)
+    shares_bars = ax1.barh([names.get(t, t) for t in topics], shares, color="#c0392b")
+    ax1.bar_label(shares_bars, fmt="%.0f%%", padding=3, fontsize=8)
+    ax1.set_xlim(0, 115)  # room for the label of a 100% bar
+    ax1.set_xticks([0, 25, 50, 75, 100])
     ax1.set_title(labels.negative_title)
     values = [report.cases_opened, report.cases_closed, report.cases_overdue]
     bars = ax2.bar(list(labels.cases), values, color=["#2980b9", "#27ae60", "#c0392b"])
-    ax2.bar_label(bars)
+    ax2.bar_label(bars, padding=2)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.set_ylim(0, max(values, default=0) * 1.25 + 1)
     rate = labels.no_rate if report.on_time_rate is None else f"{report.on_time_rate:.0%}"
     ax2.set_title(labels.cases_title.format(rate=rate))
     return fig
