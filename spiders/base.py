@@ -8,17 +8,19 @@ and yields `Post`s and requests.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
 from parsel import Selector
+from scrapy import signals
 from scrapy.http import Response
 
 from crawler.context import JobContext
+from crawler.extract_pool import Extractor
 from crawler.normalise import canonical_url
-from crawler.pages import decode_html, extract_article
+from crawler.pages import decode_html
 from yuqing.records import Post
 
 # Link texts that mean "the next page of this list / thread" on Chinese and English sites.
@@ -41,6 +43,22 @@ class YuqingSpider(scrapy.Spider):
         # robots.txt of its own host.
         self.follow = re.compile(job.source.follow) if job.source.follow else None
         self.budget = job.source.max_pages  # pages this crawl may still request
+        self.extractor = Extractor(job.settings.tz, job.settings.crawl.extract_workers)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YuqingSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
+        return spider
+
+    def callback_failed(self, failure: Any, response: Response, spider: Any) -> None:
+        """A page whose reading raised: an error of the run, never a silently missing post."""
+        self.job.note_error(f"{response.url}: {failure.type.__name__}: {failure.getErrorMessage()}")
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("yuqing/errors")
+
+    def closed(self, reason: str) -> None:
+        self.extractor.close()
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -131,12 +149,10 @@ class YuqingSpider(scrapy.Spider):
                     return canonical_url(_urljoin(base, href))
         return None
 
-    def parse_article(self, response: Response) -> Iterator[Post]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Post]:
         html = self.text_of(response)
         now = self.fetch_time()
-        article = extract_article(
-            html, response.url, now=now, tz=self.job.settings.tz, selectors=self.source.selectors or None
-        )
+        article = await self.extractor(html, response.url, now=now, selectors=self.source.selectors or None)
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("yuqing/articles")
         if not article.text.strip():

@@ -101,6 +101,7 @@ class RecheckSpider(ForumSpider):
         yield from self.parse_thread(response, sel=sel)
 
     def closed(self, reason: str) -> None:
+        super().closed(reason)
         now = datetime.now(UTC)
         for key, value in list(self.results.items()):
             if value.startswith("thread:"):

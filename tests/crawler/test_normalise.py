@@ -54,3 +54,26 @@ def test_misspelt_selector_keys_are_refused_before_fetching(tmp_path: Path):
     [summary] = crawl(settings, db=db)  # the same, told by the crawl process, recorded as a failed run
     assert summary.status == "failed" and "'titel' is not read by news sources" in (summary.error or "")
     db.dispose()
+
+
+def test_a_page_whose_reading_fails_is_an_error_of_the_run(site, tmp_path: Path):
+    from tests.crawler.fixture_site import mount
+
+    mount(site)
+    board = site.url("/forum.php?mod=forumdisplay&fid=7")
+    settings = write_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'y.db'}",
+        f"  - {{id: bbs, kind: forum, start_urls: ['{board}'], selectors: {{reply: '//div[@id=', reply_body: 'td'}}}}\n",
+    )
+    [summary] = crawl(settings)  # the XPath is broken: every thread page fails to read
+    assert summary.new_posts == 0 and summary.errors >= 3
+    db = open_database(settings.database_url())
+    from sqlalchemy import select
+
+    from yuqing.storage import CrawlRun
+
+    with db.session() as s:
+        errors = s.scalars(select(CrawlRun)).one().stats["error_list"]
+    db.dispose()
+    assert any("tid=101" in e and "ValueError" in e for e in errors)

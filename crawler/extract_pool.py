@@ -1,0 +1,70 @@
+"""Article extraction off the crawl's event loop, in worker processes.
+
+Extraction is most of a crawl's CPU (about three quarters of it on the bench's corpus pages), and
+run inline it stalls the downloads of the whole job while each page is read. With
+`crawl.extract_workers` > 0 the news and rss spiders hand the decoded page to a pool of that many
+processes (`spawn`ed: forking a process that runs a Twisted reactor is unsafe) and await the
+result, so fetching, matching and storing go on meanwhile and a machine's other cores do the
+reading. 0 reads inline, in the crawl process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .pages import Article, extract_article
+
+log = logging.getLogger(__name__)
+
+
+def default_workers() -> int:
+    """All cores but one (that one fetches, matches and stores), at most 4; 0 on a single core."""
+    return min(4, (os.cpu_count() or 1) - 1)
+
+
+def _extract(html: str, url: str, now: datetime, tz_name: str, selectors: dict[str, str] | None) -> Article:
+    return extract_article(html, url, now=now, tz=ZoneInfo(tz_name), selectors=selectors)
+
+
+def _warm() -> None:
+    import crawler.extract  # noqa: F401  # the first page should not pay for the imports
+
+
+class Extractor:
+    """`await extractor(html, url, now=..., selectors=...)` -> Article, inline or in the pool."""
+
+    def __init__(self, tz: ZoneInfo, workers: int | str):
+        self.tz = tz
+        workers = default_workers() if workers == "auto" else int(workers)
+        self.pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+            if workers > 0
+            else None
+        )
+
+    async def __call__(self, html: str, url: str, *, now: datetime, selectors: Mapping[str, str] | None) -> Article:
+        chosen = dict(selectors) if selectors else None
+        if self.pool is None:
+            return extract_article(html, url, now=now, tz=self.tz, selectors=chosen)
+        try:
+            future = self.pool.submit(_extract, html, url, now, str(self.tz), chosen)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            # A worker died (out of memory, killed): read inline for the rest of the job rather
+            # than lose every page after it.
+            log.warning("extraction workers failed (%s); reading pages inline from now on", exc)
+            self.close()
+            self.pool = None
+            return extract_article(html, url, now=now, tz=self.tz, selectors=chosen)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
