@@ -77,3 +77,25 @@ def test_a_page_whose_reading_fails_is_an_error_of_the_run(site, tmp_path: Path)
         errors = s.scalars(select(CrawlRun)).one().stats["error_list"]
     db.dispose()
     assert any("tid=101" in e and "ValueError" in e for e in errors)
+
+
+def test_extraction_in_worker_processes_reads_the_same_as_inline():
+    import asyncio
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    html, _ = decode_html((PAGES / "article_1002.gbk.html").read_bytes(), None)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def read(workers: int):  # type: ignore[no-untyped-def]
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), workers)
+        try:
+            return await extractor(html, "http://example.org/content/1002.html", now=now, selectors=None)
+        finally:
+            extractor.close()
+
+    inline, pooled = asyncio.run(read(0)), asyncio.run(read(1))
+    assert inline == pooled
+    assert inline.title == "关于张某某等同志任前公示的公告" and "任前公示" in inline.text
