@@ -474,7 +474,7 @@ def refused_address(url: str, allow_networks: list[str], resolve: bool = True) -
             addrs = ["127.0.0.1"]
         elif resolve:
             try:
-                addrs = sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+                addrs = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
             except OSError:
                 return None  # unresolvable: the fetch itself will fail and be recorded
     allowed = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
@@ -507,7 +507,7 @@ def load_settings(path: str | None = None, *, check_topics: bool = True, text: s
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
-            problems.append(doc.problem(loc, _message(err, _fields_at(loc))))
+            problems.append(doc.problem(loc, _message(dict(err), _fields_at(loc))))
         raise ConfigError(problems) from None
     known: set[str] | None = None
     if check_topics:
