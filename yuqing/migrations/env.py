@@ -1,7 +1,6 @@
 """Alembic environment: runs on the connection yuqing hands it (or the URL in the config)."""
 
 from alembic import context
-from sqlalchemy import create_engine
 
 from yuqing.storage import Base
 
@@ -16,8 +15,11 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
-    with engine.begin() as conn:
+    # Run from the alembic command line: storage builds the engine, as everywhere else.
+    from yuqing.storage import Database
+
+    db = Database(config.get_main_option("sqlalchemy.url") or "sqlite://")
+    with db.engine.begin() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
