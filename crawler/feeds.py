@@ -64,7 +64,8 @@ def read_feed(body: bytes, content_type: str | None, *, now: datetime, tz: ZoneI
 
 def _published(entry: Any, now: datetime, tz: ZoneInfo) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get: feedparser's own get() maps updated -> published with a DeprecationWarning
+        parsed = dict.get(entry, key)
         if parsed:
             when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
             return when if when <= now else None
