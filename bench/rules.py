@@ -74,11 +74,12 @@ def gazetteer_file(folder: Path, n: int) -> Path:
 
 
 def run(rs: object, posts: list[tuple[str, str]]) -> float:
-    started = time.perf_counter()
+    """CPU seconds to analyse the posts (process time: fair when other jobs share the machine)."""
+    started = time.process_time()
     analyse = rs.analyse  # type: ignore[attr-defined]
     for title, text in posts:
         analyse(title, text)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def rss_mb() -> float:
@@ -142,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     plain.initialize()
 
     def jieba_run(hmm: bool) -> float:
-        started = time.perf_counter()
+        started = time.process_time()
         for title, text in sample:
             plain.lcut(title, HMM=hmm)
             plain.lcut(text, HMM=hmm)
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     run(rs, sample[:2000])  # warm caches the way a running crawler has them
     t_jieba = t_nohmm = t_engine = float("inf")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         t_engine = min(t_engine, run(rs, sample))
         t_nohmm = min(t_nohmm, jieba_run(False))
     n = len(sample)
-    print(f"timing on {n} of the posts, best of {ROUNDS} alternating rounds:")
+    print(f"CPU time on {n} of the posts, best of {ROUNDS} alternating rounds:")
     print(f"plain jieba segmentation: {n / t_jieba:,.0f} posts/s (HMM off: {n / t_nohmm:,.0f} posts/s)")
     print(f"rules engine (shipped pack): {n / t_engine:,.0f} posts/s = {t_jieba / t_engine:.1f}x plain jieba "
           f"({t_nohmm / t_engine:.1f}x jieba without HMM) [goal >= 20x]")

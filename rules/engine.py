@@ -11,6 +11,7 @@ every post; a topic's severity combines its best rule's score with it.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ SEVERITIES = ("low", "medium", "high")
 FIELDS = ("title", "text")
 _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
 _EMPTY = Normalised("", "")
+_NOTHING: dict[str, list[tuple[int, int]]] = {}
+_NO_CUES: list[tuple[int, int, Any]] = []
+_EMPTY_SCAN = (_EMPTY, _NOTHING, _NO_CUES)
 
 
 @dataclass(frozen=True)
@@ -68,31 +72,43 @@ class RuleFiring:
     hits: tuple[Hit, ...]
 
 
+# A field after normalisation and the automaton pass: (normalised, rule-word candidates, cue hits).
+_Scan = tuple[Normalised, dict[str, list[tuple[int, int]]], list[tuple[int, int, Any]]]
+
+
+def _scan(rs: RuleSet, raw: str) -> _Scan:
+    """Normalise one field and find rule words and negativity cues in ONE automaton pass."""
+    if not raw or rs.automaton is None:
+        return _EMPTY_SCAN
+    n = rs.normaliser.normalise(raw)
+    matches = rs.automaton.find_matches_as_indexes(n.text, overlapping=True)
+    if not matches:
+        return n, _NOTHING, _NO_CUES  # shared empties: never mutated
+    found: dict[str, list[tuple[int, int]]] = {}
+    cue_hits: list[tuple[int, int, Any]] = []
+    patterns, is_rule, pattern_cue = rs.patterns, rs.pattern_is_rule, rs.pattern_cue
+    for idx, start, end in matches:
+        if is_rule[idx]:
+            found.setdefault(patterns[idx], []).append((start, end))
+        cue = pattern_cue[idx]
+        if cue is not None:
+            cue_hits.append((start, end, cue))
+    return n, found, cue_hits
+
+
 class _Post:
     """One post being analysed: normalised fields, candidates, boundaries on demand (a `PostView`)."""
 
-    def __init__(self, rs: RuleSet, title: str, text: str, *, segment_all: bool):
+    def __init__(self, rs: RuleSet, title: str, text: str, *, segment_all: bool, scans: tuple[_Scan, _Scan] | None = None):
         self.rs = rs
         self.segment_all = segment_all
-        self.norm: dict[str, Normalised] = {}
-        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {}
-        self.cue_hits: list[tuple[str, list[tuple[int, int, Any]]]] = []
-        patterns, is_rule, pattern_cue = rs.patterns, rs.pattern_is_rule, rs.pattern_cue
-        for f, raw in (("title", title), ("text", text)):
-            n = rs.normaliser.normalise(raw) if raw else _EMPTY
-            self.norm[f] = n
-            found: dict[str, list[tuple[int, int]]] = {}
-            cue_hits: list[tuple[int, int, Any]] = []
-            if n.text and rs.automaton is not None:
-                # One pass finds both the rule words and the negativity cues (offsets in characters).
-                for idx, start, end in rs.automaton.find_matches_as_indexes(n.text, overlapping=True):
-                    if is_rule[idx]:
-                        found.setdefault(patterns[idx], []).append((start, end))
-                    cue = pattern_cue[idx]
-                    if cue is not None:
-                        cue_hits.append((start, end, cue))
-            self.candidates[f] = found
-            self.cue_hits.append((n.text, cue_hits))
+        title_scan, text_scan = scans or (_scan(rs, title), _scan(rs, text))
+        self.norm: dict[str, Normalised] = {"title": title_scan[0], "text": text_scan[0]}
+        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {"title": title_scan[1], "text": text_scan[1]}
+        self.cue_hits: list[tuple[str, list[tuple[int, int, Any]]]] = [
+            (title_scan[0].text, title_scan[2]),
+            (text_scan[0].text, text_scan[2]),
+        ]
         self._bounds: dict[str, Boundaries] = {}
         if segment_all:
             for f in FIELDS:
@@ -157,10 +173,10 @@ class _Post:
         return self.bounds(field).distance(p, q, limit)
 
     def same_sentence(self, field: str, p: int, q: int) -> bool:
-        ids = self._sentences.get(field)
-        if ids is None:
-            ids = self._sentences[field] = self.norm[field].sentence_ids()
-        return ids[p] == ids[q]
+        ends = self._sentences.get(field)
+        if ends is None:
+            ends = self._sentences[field] = self.norm[field].sentence_ends()
+        return bisect.bisect_left(ends, p) == bisect.bisect_left(ends, q)
 
     # -- results ----------------------------------------------------------------------------
 
@@ -209,22 +225,39 @@ class RuleSet:
         self.pattern_cue = [self.negativity_model.cues.get(p) for p in self.patterns]
         self.automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
         self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
+        neutral = self.negativity_model.evaluate([])
+        self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def analyse(self, title: str, text: str, *, segment_all: bool = False) -> Analysis:
         """Topics (best rule each), severity and negativity of one post."""
-        analysis, _ = self.explain(title, text, segment_all=segment_all)
-        return analysis
+        if not segment_all:
+            title_scan, text_scan = _scan(self, title), _scan(self, text)
+            if not self._triggers(title_scan[1]) and not self._triggers(text_scan[1]):
+                # The common case, kept short: no word that can make a rule fire, only negativity.
+                if not title_scan[2] and not text_scan[2]:
+                    return self._neutral
+                neg = self.negativity_model.evaluate([(title_scan[0].text, title_scan[2]), (text_scan[0].text, text_scan[2])])
+                return Analysis((), neg.negative, neg.score, neg.reasons)
+            return self.explain(title, text, scans=(title_scan, text_scan))[0]
+        return self.explain(title, text, segment_all=True)[0]
 
-    def explain(self, title: str, text: str, *, segment_all: bool = False) -> tuple[Analysis, list[RuleFiring]]:
+    def explain(
+        self, title: str, text: str, *, segment_all: bool = False, scans: tuple[_Scan, _Scan] | None = None
+    ) -> tuple[Analysis, list[RuleFiring]]:
         """`analyse`, plus every rule that fired (for `yuqing rules test`)."""
-        post = _Post(self, title, text, segment_all=segment_all)
+        scans = scans or (_scan(self, title), _scan(self, text))
+        if not segment_all and not self._triggers(scans[0][1]) and not self._triggers(scans[1][1]):
+            # No word that can make a rule fire (most posts): only the negativity is left to score.
+            neg = self.negativity_model.evaluate([(scans[0][0].text, scans[0][2]), (scans[1][0].text, scans[1][2])])
+            return Analysis((), neg.negative, neg.score, neg.reasons), []
+        post = _Post(self, title, text, segment_all=segment_all, scans=scans)
         neg = self.negativity_model.evaluate(post.cue_hits)
         candidates = self._candidates(post)
         if not candidates:
-            return Analysis((), neg.negative, round(neg.score, 3), neg.reasons), []
+            return Analysis((), neg.negative, neg.score, neg.reasons), []
         firings: list[RuleFiring] = []
         for i in candidates:
             firing = self._evaluate(self.rules[i], post)
@@ -239,7 +272,7 @@ class RuleSet:
             TopicMatch(topic, f.rule.id, self.severity(self.topic_specs[topic], f.score, neg), round(f.score, 3), f.hits)
             for topic, f in sorted(best.items())
         )
-        return Analysis(matches, neg.negative, round(neg.score, 3), neg.reasons), firings
+        return Analysis(matches, neg.negative, neg.score, neg.reasons), firings
 
     def severity(self, topic: TopicSpec, score: float, neg: Negativity) -> str:
         """Topic score plus, for a negative post, its negativity times the topic's negativity weight."""
@@ -250,15 +283,21 @@ class RuleSet:
             return "medium"
         return "low"
 
+    def _triggers(self, found: dict[str, list[tuple[int, int]]]) -> bool:
+        """Whether any found word is one a rule is indexed under (not only a `none` word or context)."""
+        by_word = self.rules_by_word
+        return any(norm in by_word for norm in found) if found else False
+
     def _candidates(self, post: _Post) -> list[int]:
         """The rules worth evaluating: those indexed under a word that was found."""
         seen: set[int] = set()
         by_word = self.rules_by_word
-        for norm in post.found_norms():
-            rules = by_word.get(norm)
-            if rules:
-                seen.update(rules)
-        return sorted(seen)
+        for found in post.candidates.values():
+            for norm in found:
+                rules = by_word.get(norm)
+                if rules:
+                    seen.update(rules)
+        return sorted(seen) if len(seen) > 1 else list(seen)
 
     def _evaluate(self, rule: RuleSpec, post: _Post) -> RuleFiring | None:
         found: list[tuple[WordSpec | str, Found]] = []

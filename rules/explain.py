@@ -34,7 +34,7 @@ def as_json(analysis: Analysis, firings: list[RuleFiring], post_id: Any = None) 
         {
             "topics": [t.topic for t in analysis.topics],
             "negative": analysis.negative,
-            "negativity": analysis.negativity,
+            "negativity": round(analysis.negativity, 3),
             "severity": top_severity(analysis),
             "rules": [
                 {

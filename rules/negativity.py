@@ -61,6 +61,7 @@ class NegativityModel:
         self.scale = scale
         self.window = window
         self.negators = tuple(sorted({normaliser.word(n) for n in negators}, key=len, reverse=True))
+        self._negator_re = re.compile("|".join(re.escape(n) for n in self.negators) or "(?!)")
         self.cues: dict[str, _Cue] = {}
         for cue in cues:
             key = normaliser.word(cue.word)
@@ -124,14 +125,22 @@ class NegativityModel:
     def evaluate(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> Negativity:
         """Negativity from cue hits already found in each normalised field (the engine finds them
         in its own automaton pass, so a post is scanned once)."""
-        if not any(hits for _, hits in parts):
+        for _, hits in parts:
+            if hits:
+                break
+        else:
             return self._neutral
         counted: dict[str, float] = {}
         reasons: list[str] = []
         for text, hits in parts:
-            if len(hits) > 1 and any(h[2].word in self._nested for h in hits):
-                # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business.
-                hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)]
+            if len(hits) > 1:
+                # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business; only
+                # cues that are part of another cue can be, so the others skip the test.
+                nested = self._nested
+                hits = [
+                    h for h in hits
+                    if h[2].word not in nested or not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)
+                ]
             for start, _end, cue in hits:
                 if cue.word in counted:
                     continue
@@ -155,8 +164,10 @@ class NegativityModel:
         while lo > 0 and start - lo < self.window and text[lo - 1] not in _CLAUSE_END:
             lo -= 1
         # "A不A" asks a question (是不是要送礼？ 这算不算贿选？): it implies the cue rather than denying it.
-        before = _A_NOT_A.sub("", text[lo:start])
-        return any(n in before for n in self.negators)
+        before = text[lo:start]
+        if not self._negator_re.search(before):
+            return False
+        return self._negator_re.search(_A_NOT_A.sub("", before)) is not None
 
 
 def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:

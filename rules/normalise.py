@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from typing import NamedTuple
 
@@ -96,18 +97,12 @@ class Normalised(NamedTuple):
         k = bisect.bisect_right(self.removed_at, pos)
         return pos + (self.removed_before[k - 1] if k else 0)
 
-    def sentence_ids(self) -> list[int]:
-        """For each character, the index of its sentence (used by `near: sentence`)."""
-        ids: list[int] = []
-        n = 0
-        for ch in self.text:
-            ids.append(n)
-            if ch in _SENTENCE_END:
-                n += 1
-        return ids
+    def sentence_ends(self) -> list[int]:
+        """Positions of the sentence ends (used by `near: sentence`, with bisect)."""
+        return [m.start() for m in _SENTENCE_END.finditer(self.text)]
 
 
-_SENTENCE_END = frozenset("。！？!?；;\n…")
+_SENTENCE_END = re.compile("[。！？!?；;\n…]")
 
 
 class Normaliser:
@@ -133,18 +128,12 @@ class Normaliser:
                 lowered = s.lower()
                 # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
                 s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
-        if not _JUNK_BEFORE_HAN.search(s) or not _INNER_JUNK.search(s):
+        if not _JUNK_BEFORE_HAN.search(s):
             return Normalised(text, s)
-        parts: list[str] = []
-        at: list[int] = []
-        before: list[int] = []
-        removed = 0
-        last = 0
-        for m in _INNER_JUNK.finditer(s):
-            parts.append(s[last : m.start()])
-            removed += m.end() - m.start()
-            at.append(m.start() - (removed - (m.end() - m.start())))
-            before.append(removed)
-            last = m.end()
-        parts.append(s[last:])
-        return Normalised(text, "".join(parts), tuple(at), tuple(before))
+        spans = [m.span() for m in _INNER_JUNK.finditer(s)]
+        if not spans:
+            return Normalised(text, s)
+        # After removing each run, positions beyond it shift left by the run's length.
+        before = tuple(itertools.accumulate(e - b for b, e in spans))
+        at = tuple(b - (r - (e - b)) for (b, e), r in zip(spans, before, strict=True))
+        return Normalised(text, _INNER_JUNK.sub("", s), at, before)
