@@ -32,7 +32,9 @@ class ForumSpider(YuqingSpider):
                 yield self.list_request(canonical_url(url), self.parse_board, board_page=1)
 
     def thread_request(self, url: str, *, thread_url: str, page: int, floor_base: int, title: str = "") -> scrapy.Request:
-        return self.page_request(url, self.parse_thread, thread_url=thread_url, page=page, floor_base=floor_base, thread_title=title)
+        # Conditional like a list page: its validators let the next crawl ask "changed?" when the
+        # thread is known and this is its last page.
+        return self.list_request(url, self.parse_thread, thread_url=thread_url, page=page, floor_base=floor_base, thread_title=title)
 
     def parse_board(self, response: Response) -> Iterator[scrapy.Request | Post]:
         if self.unchanged(response):
@@ -52,6 +54,7 @@ class ForumSpider(YuqingSpider):
                 # Known thread: new replies land on its last page (and the pages after it).
                 page, page_url = last
                 if self.take():
+                    # fetched conditionally: an unchanged last page costs a 304, not a parse
                     yield self.thread_request(page_url, thread_url=url, page=page, floor_base=-1).replace(dont_filter=True)
                 continue
             if self.known(url):
@@ -65,6 +68,8 @@ class ForumSpider(YuqingSpider):
             yield self.list_request(nxt, self.parse_board, conditional=False, board_page=response.meta.get("board_page", 1) + 1)
 
     def parse_thread(self, response: Response, sel: Any = None) -> Iterator[scrapy.Request | Post]:
+        if self.unchanged(response):
+            return  # a known thread's last page, as it was: no new reply, no page after it
         sel = sel if sel is not None else self.selector(response)
         page_url = canonical_url(response.request.url if response.request is not None else response.url)
         thread_url = response.meta.get("thread_url") or page_url

@@ -47,5 +47,5 @@ def _forum(request: object) -> Page:
         tid, page = params.get("tid", ""), params.get("page", "1")
         name = f"thread_{tid}.html" if page == "1" else f"thread_{tid}_{page}.html"
         if (PAGES / name).exists():
-            return _html(name)
+            return _html(name, etag=f'"{name}-1"')
     return Page(b"not found", 404, {"Content-Type": "text/plain"})

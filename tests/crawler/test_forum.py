@@ -136,3 +136,41 @@ def test_forum_crawl_of_real_threads_served_locally(site: LocalSite, tmp_path: P
     assert all("#" in p.url and p.kind == "reply" for p in stored)
     discuz = sorted(per_thread["discuz.html"], key=lambda p: p.floor)
     assert [p.floor for p in discuz][:2] == [1, 2] and discuz[0].author == "前程往事"
+
+
+@pytest.mark.slow
+def test_a_changed_board_reads_new_threads_and_asks_known_ones_if_they_changed(site: LocalSite, tmp_path: Path):
+    from tests.crawler.fixture_site import mount
+
+    mount(site)
+    board = "/forum.php?mod=forumdisplay&fid=7"
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", f"  - {{id: bbs, kind: forum, start_urls: ['{site.url(board)}']}}\n")
+    [first] = crawl(settings)
+    assert first.new_posts == 8
+
+    # A new thread appears on the board; the known threads are as they were.
+    forum = site.routes["/forum.php"]
+    changed = (PAGES / "board.html").read_text(encoding="utf-8").replace(
+        '<tbody id="normalthread_101">',
+        '<tbody id="normalthread_104"><tr><th><a href="forum.php?mod=viewthread&amp;tid=104" class="s xst">新帖</a></th></tr></tbody>'
+        '<tbody id="normalthread_101">',
+    )
+    thread_104 = (PAGES / "thread_102.html").read_text(encoding="utf-8").replace("post_5101", "post_5401").replace("pid5101", "pid5401")
+
+    def board_changed(request):  # type: ignore[no-untyped-def]
+        if "forumdisplay" in request.path and "page=2" not in request.path:
+            return Page(changed.encode(), headers={"Content-Type": "text/html; charset=utf-8"}, etag='"board-2"')
+        if "tid=104" in request.path:
+            return Page(thread_104.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
+        return forum(request)
+
+    site.add("/forum.php", board_changed)
+    mark = len(site.requests)
+    [second] = crawl(settings)
+    assert second.new_posts == 1
+    asked = {r.path: r.headers.get("if-none-match") for r in site.requests[mark:]}
+    # known threads: only their last stored page, and conditionally (answered 304)
+    assert asked["/forum.php?mod=viewthread&page=2&tid=101"] == '"thread_101_2.html-1"'
+    assert asked["/forum.php?mod=viewthread&tid=102"] == '"thread_102.html-1"'
+    assert "/forum.php?mod=viewthread&tid=101" not in asked  # page 1 of a known thread is not read again
+    assert "/forum.php?mod=viewthread&tid=104" in asked
