@@ -2,13 +2,14 @@
 
     settings.yaml ──> Daemon ──(per source, `every` + jitter)──> yuqing.jobs.crawl_job ──> crawl process
                         │  ──(per unit, `digest` cron)──────────> yuqing.jobs.digest_job + send
-                        │  ──(`daemon.daily` cron)──────────────> yuqing.jobs.daily_check
+                        │  ──(`daemon.daily` cron)──────────────> yuqing.jobs.daily_check (own process)
                         └─ SIGHUP: reload (validate first)   SIGTERM/SIGINT: stop within daemon.stop_timeout
 
 Jobs are rebuilt from the settings at start and on every good reload (no pickled job store); each
 has max_instances=1, coalescing and an explicit misfire grace time, in the configured timezone.
 The cron helpers here (`cron_due`, `digest_due`) also serve `run-once`, so cron and the daemon agree
-on when a digest is due.
+on when a digest is due. Settings validation (yuqing.config) checks cron expressions through this
+module, so it stays light to import: the rest of yuqing is imported where it is used.
 """
 
 from __future__ import annotations
@@ -235,8 +236,6 @@ class Daemon:
 
     def _build_jobs(self) -> None:
         """(Re)create every job from the running settings; first runs follow what the database says."""
-        import yuqing.jobs as jobs
-
         sched = self._scheduler
         assert sched is not None
         s = self.settings
@@ -296,7 +295,6 @@ class Daemon:
             s.timezone,
             ", ".join(f"{k} {v.astimezone(tz):%H:%M:%S}" for k, v in starts.items()) or "none",
         )
-        del jobs
 
     def _first_crawls(self, now: datetime) -> dict[str, datetime]:
         """When each source is next due: its last crawl plus `every`, at once when never crawled or
