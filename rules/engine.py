@@ -145,6 +145,16 @@ class _Post:
                         return True
         return False
 
+    def hits_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec | str, Found]]:
+        out: list[tuple[WordSpec | str, Found]] = []
+        fields = _SCOPE_FIELDS[scope]
+        for w in words:
+            for f in fields:
+                if w.norm in self.candidates[f]:
+                    out += [(w, h) for h in self.hits(w, scope)]
+                    break
+        return out
+
     def hits(self, word: WordSpec, scope: str) -> list[Found]:
         key = (word.norm, word.inside_words, word.not_in, scope)
         cached = self._hits.get(key)

@@ -28,7 +28,8 @@ from yuqing.yamlfile import load_yaml
 from .normalise import Normaliser
 
 LEXICON = Path(__file__).parent / "negativity.yaml"
-_CLAUSE_END = frozenset("，,。！？!?；;：:\n、…")
+# The end of a window back from a cue that lies in the cue's own clause.
+_CLAUSE_TAIL = re.compile(r"[^，,。！？!?；;：:\n、…]*$")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 # From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
 _RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
@@ -158,16 +159,15 @@ class NegativityModel:
         return 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
 
     def _negated(self, text: str, start: int) -> bool:
-        if _RHETORICAL.match(text, start):
-            return False  # 这不是明摆着歧视吗？ affirms the cue
-        lo = start
-        while lo > 0 and start - lo < self.window and text[lo - 1] not in _CLAUSE_END:
-            lo -= 1
+        """Whether a negator stands before the cue in its clause (within `negation_window` characters)."""
+        window = text[max(0, start - self.window) : start]
+        if not window or not self._negator_re.search(window):
+            return False  # the common case, decided with one search
+        before = _CLAUSE_TAIL.search(window).group()  # type: ignore[union-attr]  # always matches
         # "A不A" asks a question (是不是要送礼？ 这算不算贿选？): it implies the cue rather than denying it.
-        before = text[lo:start]
-        if not self._negator_re.search(before):
+        if not self._negator_re.search(_A_NOT_A.sub("", before)):
             return False
-        return self._negator_re.search(_A_NOT_A.sub("", before)) is not None
+        return not _RHETORICAL.match(text, start)  # 这不是明摆着歧视吗？ affirms the cue
 
 
 def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:

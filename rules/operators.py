@@ -40,6 +40,10 @@ class PostView(Protocol):
 
     def hits(self, word: WordSpec, scope: str) -> list[Found]: ...
 
+    def hits_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec | str, Found]]:
+        """Confirmed hits of each of the words, checking boundaries only for words that were candidates."""
+        ...
+
     def may_hit(self, words: Alternatives, scope: str) -> bool:
         """Whether the automaton found any of the words at all (no word-boundary check: cheap)."""
         ...
@@ -60,11 +64,7 @@ class Operator(Protocol):
 
 
 def _found(words: Alternatives, scope: str, post: PostView) -> list[tuple[WordSpec | str, Found]]:
-    out: list[tuple[WordSpec | str, Found]] = []
-    for w in words:
-        if post.may_hit((w,), scope):
-            out += [(w, h) for h in post.hits(w, scope)]
-    return out
+    return post.hits_of(words, scope)
 
 
 class AnyOp:

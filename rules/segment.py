@@ -123,8 +123,10 @@ class Boundaries:
         k = self.block_of(start)
         if k is None:
             return True, True
+        block_start, block_end = self.blocks()[k]
+        if start == block_start and end == block_end:
+            return True, True  # the word is the whole block (#考编#, “两委”): no need to cut it
         starts = self.starts(k)
-        block_end = self.blocks()[k][1]
         if end > block_end:
             # Spans running past the block's end (a word with a symbol jieba splits on) still have
             # to start on a boundary; what lies after belongs to other blocks.
