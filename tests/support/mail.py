@@ -63,4 +63,6 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
-        self.controller.stop()
+        """Stop the server (a test may stop it early to play an outage; stopping twice is fine)."""
+        if getattr(self.controller, "_thread", None) is not None:
+            self.controller.stop()
