@@ -98,6 +98,14 @@ def test_an_empty_file_and_one_without_units_or_sources_are_valid(write_settings
         ),
         ("sources:\n  - id: a\n    kind: rss\n    start_urls: [http://x.org/]\n    follow: '(unclosed'\n", "is not a valid regular expression"),
         ("units:\n  - {id: zzb, name: a, digest: '8 * *'}\n", "is not a cron expression of five fields"),
+        (
+            "sources:\n  - id: a\n    kind: news\n    start_urls: [http://x.org/]\n    selectors: {titel: h1}\n",
+            ":5:17: sources.0.selectors: 'titel' is not read by news sources (did you mean \"title\"?)",
+        ),
+        (
+            "sources:\n  - id: a\n    kind: news\n    start_urls: [http://x.org/]\n    selectors:\n      body: 'div[[['\n",
+            ":6:7: sources.0.selectors.body: 'div[[[' is neither valid CSS nor XPath",
+        ),
         ("a: 1\na: 2\n", ':2:1: while constructing a mapping found duplicate key "a"'),
         ("units: [\n", ":2:1:"),
     ],

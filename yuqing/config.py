@@ -433,6 +433,18 @@ def _cross_checks(s: Settings, doc: YamlDocument, known_topics: set[str] | None)
                         f"sources.{i}.units: no unit '{uid}'{did_you_mean(uid, unit_ids)}",
                     )
                 )
+        if src.selectors and src.kind in SPIDER_KINDS:
+            from crawler.extract_select import selector_problems as bad_expressions
+            from spiders import SELECTOR_KEYS
+
+            known = SELECTOR_KEYS.get(src.kind, ())
+            for key in src.selectors:
+                if key not in known:
+                    message = f"'{key}' is not read by {src.kind} sources{did_you_mean(key, known)}"
+                    problems.append(doc.problem(["sources", i, "selectors", key], f"sources.{i}.selectors: {message}"))
+            for message in bad_expressions(src.selectors):  # "selectors.<key>: why"
+                key = message.split(":", 1)[0].removeprefix("selectors.")
+                problems.append(doc.problem(["sources", i, "selectors", key], f"sources.{i}.{message}"))
         for j, url in enumerate(src.start_urls):
             reason = refused_address(url, s.allow_networks, resolve=False)
             if reason:
