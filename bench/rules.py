@@ -52,13 +52,14 @@ def corpus_posts() -> list[tuple[str, str]]:
 
 
 def gazetteer(n: int, seed: int = 7) -> list[str]:
-    """n made-up place and unit names (rare in any real stream), e.g. 甄茆村, 窦岙镇水务所."""
+    """n made-up place and unit names (rare in any real stream), e.g. 甄茆村, 窦岙坳水务所."""
     rng = random.Random(seed)
     rare = "甄茆岙窦邝郜阚芮岑璩濮隗蒯逯桓禚茌嵖峪坳垭墕畈圩垸埭塅岢峁"
     suffixes = ["村", "镇", "乡", "村委会", "社区", "水务所", "卫生院", "林场", "街道", "合作社"]
     names: set[str] = set()
     while len(names) < n:
-        names.add(rng.choice(rare) + rng.choice(rare) + rng.choice(suffixes))
+        stem = "".join(rng.choice(rare) for _ in range(rng.choice((2, 3))))
+        names.add(stem + rng.choice(suffixes))
     return sorted(names)
 
 
