@@ -12,8 +12,9 @@ post with the posts of that window, so the working set grows until the window is
 
 Goals (issue 6): memory flat after warm-up (no growth trend), RSS <= 300 MB, lag < 1 s. The
 baseline is the same run's RSS just after warm-up; the growth is reported as a ratio to it and as a
-slope per 100 cycles. Each crawl cycle is a real Scrapy process (about 1.5 s of CPU), so 1,000 cycles
-take about 15 minutes on two free cores; `--cycles 200` gives a quicker look.
+slope per 100 cycles. Each crawl cycle is a real Scrapy process (about 1.5 s of CPU): on two shared
+cores this ran 0.11 to 0.31 cycles a second, so the default 1,000 cycles take about one to two and a
+half hours there; `--cycles 150` gives a look in 10 to 20 minutes.
 """
 
 from __future__ import annotations
@@ -175,11 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     settings.write_text(settings_text(tmp, site, smtp.port, port, args.every), encoding="utf-8")
     log = (tmp / "daemon.log").open("wb")
     yuqing = str(ROOT / ".venv" / "bin" / "yuqing")
+    # As deploy/yuqing.service runs it: fewer glibc malloc arenas for a threaded process.
+    env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
     daemon = subprocess.Popen(
         [yuqing, "--config", str(settings), "daemon"],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=env,
     )
     print(
         f"soak: {args.cycles} crawl cycles, {args.sources} sources every {args.every:g}s; daemon pid {daemon.pid}, files in {tmp}"
