@@ -29,7 +29,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
-from crawler.extract_blocks import Block, blocks
+from crawler.extract_blocks import Block, blocks, fold
 from crawler.extract_body import choose_body, clean_lines, density_blocks, link_texts, without_link_lines
 from crawler.extract_byline import (
     EDITOR_PATTERNS,
@@ -74,6 +74,7 @@ def extract_article(
 ) -> Article:
     """Extract one article page (already decoded); times come back aware, in the page's offset
     when it states one, else in `tz`; relative dates resolve against `now` (the fetch time)."""
+    fold.cache_clear()
     root = _parse(html)
     if root is None:
         return Article("", "", None, None)
@@ -100,12 +101,18 @@ def extract_article(
     return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
 
 
+# The one parse of the page: our readers and trafilatura share this tree (trafilatura copies it before
+# it prunes), so the parser drops what trafilatura's own would (comments, processing instructions).
+_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def _parse(html: str) -> HtmlElement | None:
     if not html.strip():
         return None
     try:
         # An XML declaration with an encoding makes lxml refuse a str; it is irrelevant after decoding.
-        return lxml.html.document_fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", html))
+        return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html), parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
 
@@ -118,8 +125,12 @@ def _body_lines(root: HtmlElement, html: str, url: str, title: str, selectors: M
         if cleaned:
             return cleaned
     density = clean_lines((b.text for b in density_blocks(root)), title=title)
-    extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True, fast=True,
-                                    output_format="txt", deduplicate=False)
+    # A whole page: trafilatura reads our tree (it copies it before pruning). A saved fragment (a
+    # `<div>`, a `<text>` dump) it parses itself, because it judges those by its own parse (it drops
+    # one-element fragments, which are mostly navigation) and our parser wraps them in <html><body>.
+    document = "html" in html[:50].lower()
+    extracted = trafilatura.extract(root if document else html, url=url or None, include_comments=False,
+                                    include_tables=True, fast=True, output_format="txt", deduplicate=False)
     theirs = without_link_lines(clean_lines((extracted or "").splitlines(), title=title), link_texts(root))
     return choose_body({"density": density, "trafilatura": theirs})
 
