@@ -34,7 +34,8 @@ _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
 _EMPTY = Normalised("", "")
 _NOTHING: dict[str, list[tuple[int, int]]] = {}
 _NO_CUES: list[tuple[int, int, Any]] = []
-_EMPTY_SCAN = (_EMPTY, _NOTHING, _NO_CUES)
+_NO_MATCHES: list[tuple[int, int, int]] = []
+_EMPTY_SCAN = (_EMPTY, _NO_MATCHES, _NO_CUES, False)
 
 
 @dataclass(frozen=True)
@@ -72,28 +73,42 @@ class RuleFiring:
     hits: tuple[Hit, ...]
 
 
-# A field after normalisation and the automaton pass: (normalised, rule-word candidates, cue hits).
-_Scan = tuple[Normalised, dict[str, list[tuple[int, int]]], list[tuple[int, int, Any]]]
+# A field after normalisation and the automaton pass: (normalised, the automaton's (pattern index,
+# start, end) matches, negativity cue hits, whether a match is a word some rule is indexed under,
+# i.e. whether any rule can fire).
+_Scan = tuple[Normalised, list[tuple[int, int, int]], list[tuple[int, int, Any]], bool]
 
 
 def _scan(rs: RuleSet, raw: str) -> _Scan:
-    """Normalise one field and find rule words and negativity cues in ONE automaton pass."""
-    if not raw or rs.automaton is None:
+    """Normalise one field and find rule words and negativity cues in ONE automaton pass.
+
+    Kept to what every post needs: the rule-word candidates are sorted out of the matches only for
+    the few posts where a rule can fire (`_candidates_of`).
+    """
+    if not raw or rs.find_matches is None:
         return _EMPTY_SCAN
-    n = rs.normaliser.normalise(raw)
-    matches = rs.automaton.find_matches_as_indexes(n.text, overlapping=True)
+    n = rs.normalise(raw)
+    matches = rs.find_matches(n.text, overlapping=True)
     if not matches:
-        return n, _NOTHING, _NO_CUES  # shared empties: never mutated
+        return n, _NO_MATCHES, _NO_CUES, False  # shared empties: never mutated
+    cues = rs.pattern_cue
+    cue_hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
+    # Trigger words have the lowest pattern indices: the smallest index (a C-level min over the
+    # tuples, no Python loop) tells whether any rule can fire.
+    return n, matches, cue_hits, min(matches)[0] < rs.trigger_count
+
+
+def _candidates_of(rs: RuleSet, matches: list[tuple[int, int, int]]) -> dict[str, list[tuple[int, int]]]:
+    """Rule word -> its (start, end) spans in the field, in the automaton's order."""
+    if not matches:
+        return _NOTHING
     found: dict[str, list[tuple[int, int]]] = {}
-    cue_hits: list[tuple[int, int, Any]] = []
-    patterns, is_rule, pattern_cue = rs.patterns, rs.pattern_is_rule, rs.pattern_cue
+    words = rs.pattern_word
     for idx, start, end in matches:
-        if is_rule[idx]:
-            found.setdefault(patterns[idx], []).append((start, end))
-        cue = pattern_cue[idx]
-        if cue is not None:
-            cue_hits.append((start, end, cue))
-    return n, found, cue_hits
+        word = words[idx]
+        if word is not None:
+            found.setdefault(word, []).append((start, end))
+    return found
 
 
 class _Post:
@@ -104,7 +119,10 @@ class _Post:
         self.segment_all = segment_all
         title_scan, text_scan = scans or (_scan(rs, title), _scan(rs, text))
         self.norm: dict[str, Normalised] = {"title": title_scan[0], "text": text_scan[0]}
-        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {"title": title_scan[1], "text": text_scan[1]}
+        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {
+            "title": _candidates_of(rs, title_scan[1]),
+            "text": _candidates_of(rs, text_scan[1]),
+        }
         self.cue_hits: list[tuple[str, list[tuple[int, int, Any]]]] = [
             (title_scan[0].text, title_scan[2]),
             (text_scan[0].text, text_scan[2]),
@@ -230,10 +248,18 @@ class RuleSet:
         # One automaton for rule words, exclusion contexts and negativity cues: a post is scanned once.
         # ahocorasick-rs (Rust) rather than pyahocorasick: its cost per character stays flat as
         # patterns are added, where pyahocorasick's grew several-fold from 5 to 900 patterns.
-        self.patterns: list[str] = sorted(self.rule_patterns | set(self.negativity_model.cues))
-        self.pattern_is_rule = [p in self.rule_patterns for p in self.patterns]
-        self.pattern_cue = [self.negativity_model.cues.get(p) for p in self.patterns]
+        # Words a rule is indexed under (triggers) come first, so that `_scan` tells from the smallest
+        # pattern index found whether any rule can fire.
+        triggers = sorted(w for w in self.rules_by_word if w in self.rule_patterns)
+        self.trigger_count = len(triggers)
+        self.patterns: list[str] = triggers + sorted((self.rule_patterns | set(self.negativity_model.cues)) - set(triggers))
+        # What each pattern index is: a rule word (or None), a negativity cue (or None).
+        self.pattern_word: list[str | None] = [p if p in self.rule_patterns else None for p in self.patterns]
+        self.pattern_cue: list[Any] = [self.negativity_model.cues.get(p) for p in self.patterns]
         self.automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
+        # Bound once: these two run for every field of every post.
+        self.normalise = self.normaliser.normalise
+        self.find_matches = self.automaton.find_matches_as_indexes if self.automaton is not None else None
         self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
         neutral = self.negativity_model.evaluate([])
         self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
@@ -243,23 +269,23 @@ class RuleSet:
 
     def analyse(self, title: str, text: str, *, segment_all: bool = False) -> Analysis:
         """Topics (best rule each), severity and negativity of one post."""
-        if not segment_all:
-            title_scan, text_scan = _scan(self, title), _scan(self, text)
-            if not self._triggers(title_scan[1]) and not self._triggers(text_scan[1]):
-                # The common case, kept short: no word that can make a rule fire, only negativity.
-                if not title_scan[2] and not text_scan[2]:
-                    return self._neutral
-                neg = self.negativity_model.evaluate([(title_scan[0].text, title_scan[2]), (text_scan[0].text, text_scan[2])])
-                return Analysis((), neg.negative, neg.score, neg.reasons)
+        if segment_all:
+            return self.explain(title, text, segment_all=True)[0]
+        title_scan, text_scan = _scan(self, title), _scan(self, text)
+        if title_scan[3] or text_scan[3]:
             return self.explain(title, text, scans=(title_scan, text_scan))[0]
-        return self.explain(title, text, segment_all=True)[0]
+        # The common case, kept short: no word that can make a rule fire, only negativity.
+        if not title_scan[2] and not text_scan[2]:
+            return self._neutral
+        score, negative, reasons = self.negativity_model.evaluate_parts([(title_scan[0].text, title_scan[2]), (text_scan[0].text, text_scan[2])])
+        return Analysis((), negative, score, reasons)
 
     def explain(
         self, title: str, text: str, *, segment_all: bool = False, scans: tuple[_Scan, _Scan] | None = None
     ) -> tuple[Analysis, list[RuleFiring]]:
         """`analyse`, plus every rule that fired (for `yuqing rules test`)."""
         scans = scans or (_scan(self, title), _scan(self, text))
-        if not segment_all and not self._triggers(scans[0][1]) and not self._triggers(scans[1][1]):
+        if not segment_all and not scans[0][3] and not scans[1][3]:
             # No word that can make a rule fire (most posts): only the negativity is left to score.
             neg = self.negativity_model.evaluate([(scans[0][0].text, scans[0][2]), (scans[1][0].text, scans[1][2])])
             return Analysis((), neg.negative, neg.score, neg.reasons), []
@@ -292,11 +318,6 @@ class RuleSet:
         if total >= topic.medium:
             return "medium"
         return "low"
-
-    def _triggers(self, found: dict[str, list[tuple[int, int]]]) -> bool:
-        """Whether any found word is one a rule is indexed under (not only a `none` word or context)."""
-        by_word = self.rules_by_word
-        return any(norm in by_word for norm in found) if found else False
 
     def _candidates(self, post: _Post) -> list[int]:
         """The rules worth evaluating: those indexed under a word that was found."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ahocorasick_rs
@@ -52,6 +52,16 @@ class _Cue:
     category: str
     weight: float
     negatable: bool
+    # Derived once here rather than for every post that holds the cue: the reason lines and
+    # whether a negator before it can cancel it.
+    reason: str = field(init=False, compare=False)
+    negated_reason: str = field(init=False, compare=False)
+    checks_negation: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", f"{self.category}: {self.word} ({self.weight:+g})")
+        object.__setattr__(self, "negated_reason", f"not counted (negated): {self.word}")
+        object.__setattr__(self, "checks_negation", self.negatable and self.weight > 0)
 
 
 class NegativityModel:
@@ -131,6 +141,11 @@ class NegativityModel:
                 break
         else:
             return self._neutral
+        return Negativity(*self.evaluate_parts(parts))
+
+    def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
+        """`evaluate` as a plain (score, negative, reasons) tuple: the engine's path for posts no
+        rule can fire on, which builds its `Analysis` straight from it."""
         counted: dict[str, float] = {}
         reasons: list[str] = []
         for text, hits in parts:
@@ -143,16 +158,17 @@ class NegativityModel:
                     if h[2].word not in nested or not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)
                 ]
             for start, _end, cue in hits:
-                if cue.word in counted:
+                word = cue.word
+                if word in counted:
                     continue
-                if cue.negatable and cue.weight > 0 and self._negated(text, start):
-                    reasons.append(f"not counted (negated): {cue.word}")
-                    counted[cue.word] = 0.0
+                if cue.checks_negation and self._negated(text, start):
+                    reasons.append(cue.negated_reason)
+                    counted[word] = 0.0
                     continue
-                counted[cue.word] = cue.weight
-                reasons.append(f"{cue.category}: {cue.word} ({cue.weight:+g})")
+                counted[word] = cue.weight
+                reasons.append(cue.reason)
         raw = sum(counted.values())
-        return Negativity(self._squash(raw), raw >= self.threshold, tuple(reasons))
+        return self._squash(raw), raw >= self.threshold, tuple(reasons)
 
     def _squash(self, raw: float) -> float:
         """The raw sum as a 0..1 score, 0.5 at the threshold."""
