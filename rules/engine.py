@@ -155,13 +155,11 @@ class _Post:
         return self.norm[field].text
 
     def may_hit(self, words: Alternatives, scope: str) -> bool:
-        for f in _SCOPE_FIELDS[scope]:
-            found = self.candidates[f]
-            if found:
-                for w in words:
-                    if w.norm in found:
-                        return True
-        return False
+        norms = self.rs.norm_sets.get(id(words))
+        if norms is None:  # a word list that is not part of the rule set (tests, explanations)
+            norms = frozenset(w.norm for w in words)
+        candidates = self.candidates
+        return any(not norms.isdisjoint(candidates[f]) for f in _SCOPE_FIELDS[scope])
 
     def hits_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec | str, Found]]:
         out: list[tuple[WordSpec | str, Found]] = []
@@ -244,6 +242,23 @@ class RuleSet:
                 if i not in by_word[w.norm]:
                     by_word[w.norm].append(i)
         self.rules_by_word: dict[str, list[int]] = dict(by_word)
+        # Per rule, the word lists of which one word at least must be a candidate (its `any` list, each
+        # `all` item, each `near` member) and the fields they count in: a rule missing one of them is
+        # dropped with set tests before any of its words' boundaries are cut with jieba.
+        self._required: list[tuple[tuple[frozenset[str], tuple[str, ...]], ...]] = [
+            tuple(
+                (frozenset(w.norm for w in alts), _SCOPE_FIELDS[rule.scope])
+                for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
+            )
+            for rule in self.rules
+        ]
+        # The norms of every word list of the rules, by the list's identity (the rules keep the lists
+        # alive as long as this set): `may_hit` is then one C-level set test per field.
+        self.norm_sets: dict[int, frozenset[str]] = {
+            id(alts): frozenset(w.norm for w in alts)
+            for rule in self.rules
+            for alts in [rule.any, rule.none, *rule.all, *(m for near in rule.near for m in near.members)]
+        }
         self.rule_patterns = frozenset(p for p in patterns if p)
         # One automaton for rule words, exclusion contexts and negativity cues: a post is scanned once.
         # ahocorasick-rs (Rust) rather than pyahocorasick: its cost per character stays flat as
@@ -295,7 +310,10 @@ class RuleSet:
         if not candidates:
             return Analysis((), neg.negative, neg.score, neg.reasons), []
         firings: list[RuleFiring] = []
+        found = post.candidates
         for i in candidates:
+            if not all(any(not norms.isdisjoint(found[f]) for f in fields) for norms, fields in self._required[i]):
+                continue
             firing = self._evaluate(self.rules[i], post)
             if firing is not None:
                 firings.append(firing)

@@ -56,8 +56,9 @@ class Folder:
         self.traditional_chars = _traditional_chars()
         self._traditional = re.compile(f"[{self.traditional_chars}]")
 
-    def fold(self, text: str) -> str:
-        if not self._traditional.search(text):
+    def fold(self, text: str, pos: int = 0) -> str:
+        """Simplified text; pos: where to start looking for a Traditional character (none before)."""
+        if not self._traditional.search(text, pos):
             return text
         out = self._cc.convert(text)
         if len(out) == len(text):
@@ -122,11 +123,15 @@ class Normaliser:
     def normalise(self, text: str) -> Normalised:
         s = text
         # One search tells whether any character needs folding (most posts: none).
-        if self._needs_folding.search(s):
-            s = self._folder.fold(s)
-            if _FULLWIDTH.search(s):
+        first = self._needs_folding.search(s)
+        if first:
+            # Nothing before the first hit needs folding (OpenCC makes no full-width or upper-case
+            # letters either): the step tests start there instead of rescanning the whole text.
+            pos = first.start()
+            s = self._folder.fold(s, pos)
+            if _FULLWIDTH.search(s, pos):
                 s = s.translate(_FULLWIDTH_TABLE)
-            if _ASCII_UPPER.search(s):
+            if _ASCII_UPPER.search(s, pos):
                 lowered = s.lower()
                 # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
                 s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
