@@ -179,7 +179,7 @@ class CrawlSettings(Model):
     job_time_limit: Duration = timedelta(minutes=20)
     parallel_sources: int = Field(2, ge=1, le=16)
     failures_before_problem: int = Field(3, ge=1)
-    extract_workers: int | Literal["auto"] = "auto"  # processes reading articles; 0: inline; auto: cores - 1, at most 4
+    extract_workers: int | Literal["auto"] = "auto"  # processes reading articles; 0: inline; auto: one per core, at most 4
 
 
 class RulesSettings(Model):
