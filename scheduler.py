@@ -606,16 +606,15 @@ def _check_rules(path: str) -> dict[str, Any]:
     """In the child: load settings and rules, and say what came of it."""
     from dataclasses import asdict
 
-    import yuqing.jobs as jobs
+    from rules import load_ruleset
     from yuqing.config import load_settings
     from yuqing.errors import ProblemsError
 
     try:
-        load = jobs.optional("rules", "load_ruleset")
-        ruleset = load(load_settings(path, check_topics=False)) if load is not None else None
+        ruleset = load_ruleset(load_settings(path, check_topics=False))
     except ProblemsError as exc:
         return {"topics": 0, "problems": [asdict(p) for p in exc.problems]}
-    return {"topics": len(ruleset.topics) if ruleset is not None else 0, "problems": []}
+    return {"topics": len(ruleset.topics), "problems": []}
 
 
 def load_validated(config_path: str) -> tuple[Any, RulesCheck]:

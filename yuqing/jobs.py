@@ -7,17 +7,16 @@ cron and a crawl from the daemon do exactly the same thing:
     run_once:    due crawls -> due digests (plan_digests) -> send_pending -> daily checks when due
     daily_check: source problems told to the operator once, ledger overdue work, retention pruning
 
-Each other area is imported lazily: while a part has not landed (or is broken) the job logs one
-clear message and carries on with the rest, instead of failing the whole run.
+The other areas are imported inside the functions that use them, so that the daemon process, which
+only plans work, never loads Scrapy or jieba's dictionary: the crawl and the matching run in child
+processes.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -39,26 +38,6 @@ _deliver_lock = threading.RLock()
 
 def digest_mark(unit_id: str) -> str:
     return f"digest:{unit_id}"
-
-
-_missing_logged: set[str] = set()
-
-
-def optional(module: str, name: str) -> Callable[..., Any] | None:
-    """`module.name` when that part of yuqing has landed, else None (logged once per process)."""
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        # Only a missing `module` itself means "not landed"; a broken import inside it is a real error.
-        if isinstance(exc, ModuleNotFoundError) and exc.name and not module.startswith(exc.name):
-            raise
-        found = None
-    except AttributeError:
-        found = None
-    if found is None and f"{module}.{name}" not in _missing_logged:
-        _missing_logged.add(f"{module}.{name}")
-        log.warning("%s.%s is not available yet: that step is skipped", module, name)
-    return found
 
 
 def _now(now: datetime | None) -> datetime:
@@ -87,7 +66,8 @@ class CrawlJobResult:
     clustered: int = 0
     urgent_planned: int = 0
     send: SendResult = SendResult()
-    skipped_steps: tuple[str, ...] = ()
+    cases_opened: int = 0
+    early_warnings: int = 0
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -102,7 +82,6 @@ class CheckResult:
     ledger: str | None = None
     pruned_posts: int = 0
     pruned_runs: int = 0
-    skipped_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +93,6 @@ class RunOnceResult:
     digests_planned: int = 0
     send: SendResult = SendResult()
     checks: CheckResult | None = None
-    skipped_steps: tuple[str, ...] = field(default=())
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,38 +102,32 @@ class RunOnceResult:
 def crawl_job(
     settings: Settings, db: Database, source_ids: list[str] | None = None, now: datetime | None = None
 ) -> CrawlJobResult:
-    """Crawl (each source in its own process), cluster the new posts, plan urgent alerts, send."""
-    crawl = optional("crawler.run", "crawl")
-    if crawl is None:
-        return CrawlJobResult((), skipped_steps=("crawl",))
+    """Crawl (each source in its own process), gather the new posts into events, open the cases
+    they call for, warn of spikes, plan the urgent alerts and send."""
+    from alerts.outbox import plan_urgent
+    from crawler.run import crawl
+
+    from .events import cluster_posts
+    from .ledger_checks import auto_open
+    from .trends import check_spikes
+
     summaries = tuple(crawl(settings, source_ids, db=db))
-    skipped: list[str] = []
-    clustered = 0
-    urgent = 0
+    clustered = opened = warned = 0
+    at = _now(now)
     with _deliver_lock:
-        cluster = optional("yuqing.events", "cluster_posts")
-        if cluster is None:
-            skipped.append("events")
-        elif any(s.new_posts for s in summaries):
-            clustered = int(cluster(db, settings, None) or 0)
-        plan_urgent = optional("alerts.outbox", "plan_urgent")
-        if plan_urgent is None:
-            skipped.append("urgent")
-        else:
-            urgent = len(plan_urgent(db, settings, _now(now)))
-        result = send(settings, db, now, skipped)
-    return CrawlJobResult(summaries, clustered, urgent, result, tuple(skipped))
+        if any(s.new_posts for s in summaries):
+            clustered = int(cluster_posts(db, settings, None) or 0)
+            opened = len(auto_open(db, settings, at))
+            warned = len(check_spikes(db, settings, at))
+        urgent = len(plan_urgent(db, settings, at))
+        result = send(settings, db, now)
+    return CrawlJobResult(summaries, clustered, urgent, result, opened, warned)
 
 
-def send(
-    settings: Settings, db: Database, now: datetime | None = None, skipped: list[str] | None = None
-) -> SendResult:
+def send(settings: Settings, db: Database, now: datetime | None = None) -> SendResult:
     """Send what the outbox holds (digests, alerts, notices); delivery errors are logged, not raised."""
-    send_pending = optional("alerts.outbox", "send_pending")
-    if send_pending is None:
-        if skipped is not None:
-            skipped.append("send")
-        return SendResult()
+    from alerts.outbox import send_pending
+
     with _deliver_lock:
         result = SendResult.of(send_pending(db, settings, _now(now)))
     for err in result.errors:
@@ -194,8 +166,9 @@ def due_digests(settings: Settings, db: Database, now: datetime) -> list[str]:
 
 def digest_job(settings: Settings, db: Database, unit_ids: list[str], now: datetime | None = None) -> int:
     """Plan the digests of these units (only new matches go in one) and mark them as run."""
-    plan_digests = optional("alerts.outbox", "plan_digests")
-    if plan_digests is None or not unit_ids:
+    from alerts.outbox import plan_digests
+
+    if not unit_ids:
         return 0
     at = _now(now)
     with _deliver_lock:
@@ -211,28 +184,24 @@ def digest_job(settings: Settings, db: Database, unit_ids: list[str], now: datet
 
 def daily_check(settings: Settings, db: Database, now: datetime | None = None) -> CheckResult:
     """Source problems told once, the ledger's overdue work, retention; marks the day as checked."""
+    from .ledger import daily_check as ledger_daily_check
+
     at = _now(now)
-    skipped: list[str] = []
-    reported = report_source_problems(settings, db, at, skipped)
-    ledger_note: str | None = None
-    ledger_check = optional("yuqing.ledger", "daily_check")
-    if ledger_check is None:
-        skipped.append("ledger")
-    else:
-        outcome = ledger_check(db, settings, at)
-        ledger_note = None if outcome is None else str(outcome)
+    reported = report_source_problems(settings, db, at)
+    outcome = ledger_daily_check(db, settings, at)
+    ledger_note = None if outcome is None else str(outcome)
     abandon_stale_runs(settings, db, at)
     posts, runs = prune(settings, db, at)
     set_mark(db, DAILY_MARK, at)
-    return CheckResult(reported, ledger_note, posts, runs, tuple(skipped))
+    return CheckResult(reported, ledger_note, posts, runs)
 
 
-def report_source_problems(settings: Settings, db: Database, now: datetime, skipped: list[str]) -> int:
+def report_source_problems(settings: Settings, db: Database, now: datetime) -> int:
     """Tell the operator, once, of each source problem the crawl recorded but did not report.
 
-    The crawler reports a problem itself when the alerts part is there; this catches the ones it
-    left standing (alerts not yet landed, or no operator address then), so each is told exactly once:
-    the dedupe key names the problem's start.
+    The crawler reports a problem itself; this catches the ones it left standing (no operator
+    address was configured then, or the crawl process died first). Each is told exactly once: the
+    dedupe key names the problem's start, and the crawler uses the same key.
     """
     with db.session() as s:
         rows = list(
@@ -244,10 +213,8 @@ def report_source_problems(settings: Settings, db: Database, now: datetime, skip
         )
     if not rows or not settings.alerts.operator_emails:
         return 0
-    enqueue = optional("alerts.outbox", "enqueue_message")
-    if enqueue is None:
-        skipped.append("source problems")
-        return 0
+    from alerts.outbox import enqueue_message as enqueue
+
     told = 0
     for row in rows:
         since = row.problem_since or row.last_crawl_at or now
@@ -280,11 +247,8 @@ def report_source_problems(settings: Settings, db: Database, now: datetime, skip
 
 def _post_references() -> list[Any]:
     """Columns of other tables (cases, ...) that point at posts.id and so keep a post alive."""
-    for module in ("yuqing.ledger_models", "yuqing.events", "yuqing.ledger"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass
+    from . import ledger_models  # noqa: F401  (its tables register on Base when imported)
+
     refs = []
     for table in Base.metadata.tables.values():
         for fk in table.foreign_keys:
@@ -416,18 +380,15 @@ def daily_due(settings: Settings, db: Database, now: datetime) -> bool:
 def run_once(settings: Settings, db: Database, now: datetime | None = None) -> RunOnceResult:
     """The due work, once: crawls whose interval has passed, digests whose schedule has passed since
     the last one, sending, and the daily checks when a day has turned."""
-    skipped: list[str] = []
+    from crawler.run import due_sources
+
     crawl: CrawlJobResult | None = None
-    due_sources = optional("crawler.run", "due_sources")
-    if due_sources is None:
-        skipped.append("crawl")
-    else:
-        due = list(due_sources(settings, db, _now(now)))
-        if due:
-            crawl = crawl_job(settings, db, due, now)
+    due = list(due_sources(settings, db, _now(now)))
+    if due:
+        crawl = crawl_job(settings, db, due, now)
     at = _now(now)
     units = due_digests(settings, db, at)
     planned = digest_job(settings, db, units, at)
-    sent = send(settings, db, now, skipped)
+    sent = send(settings, db, now)
     checks = daily_check(settings, db, now) if daily_due(settings, db, _now(now)) else None
-    return RunOnceResult(crawl, tuple(units), planned, sent, checks, tuple(skipped))
+    return RunOnceResult(crawl, tuple(units), planned, sent, checks)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from scheduler import cron_due, cron_problem, digest_due
@@ -165,9 +164,3 @@ def test_abandoned_runs_do_not_count_against_their_source(db_url, smtp, write_se
     with db.session() as s:
         assert s.scalars(select(CrawlRun.status).where(CrawlRun.source_id == "b")).one() == "abandoned"
     db.dispose()
-
-
-@pytest.mark.parametrize("name", ["crawler.run", "alerts.outbox"])
-def test_optional_finds_the_landed_parts(name: str) -> None:
-    assert jobs.optional(name, "crawl" if name == "crawler.run" else "send_pending") is not None
-    assert jobs.optional("yuqing.no_such_part", "run") is None

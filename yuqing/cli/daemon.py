@@ -78,9 +78,6 @@ def cmd_run_once(app: Any, args: argparse.Namespace) -> int:
                 f"daily checks: {c.source_problems_reported} source problems told, "
                 f"pruned {c.pruned_posts} posts and {c.pruned_runs} crawl records"
             )
-        skipped = set(result.skipped_steps) | set(result.crawl.skipped_steps if result.crawl else ())
-        if skipped:
-            print(f"not available yet, skipped: {', '.join(sorted(skipped))}")
     failed = sum(x.failed for x in [result.send] + ([result.crawl.send] if result.crawl else []))
     if failed:
         errors = list(result.send.errors) + list(result.crawl.send.errors if result.crawl else ())
