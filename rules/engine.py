@@ -163,12 +163,18 @@ class _Post:
 
     def hits_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec | str, Found]]:
         out: list[tuple[WordSpec | str, Found]] = []
-        fields = _SCOPE_FIELDS[scope]
+        # The candidates among the words, found with set operations; the loop below then only looks
+        # each word's norm up in that (usually tiny) set, keeping the words' order.
+        present: set[str] = set()
+        for f in _SCOPE_FIELDS[scope]:
+            present.update(self.candidates[f])
+        norms = self.rs.norm_sets.get(id(words))
+        present = present.intersection(norms) if norms is not None else present
+        if not present:
+            return out
         for w in words:
-            for f in fields:
-                if w.norm in self.candidates[f]:
-                    out += [(w, h) for h in self.hits(w, scope)]
-                    break
+            if w.norm in present:
+                out += [(w, h) for h in self.hits(w, scope)]
         return out
 
     def hits(self, word: WordSpec, scope: str) -> list[Found]:
