@@ -335,9 +335,15 @@ class RuleSet:
         return Analysis(matches, neg.negative, neg.score, neg.reasons), firings
 
     def severity(self, topic: TopicSpec, score: float, neg: Negativity) -> str:
-        """Topic score plus, for a negative post, its negativity times the topic's negativity weight."""
+        """Topic score plus, for a negative post, its negativity times the topic's negativity weight.
+
+        Severity says how urgently an officer must look, and urgency comes from a grievance, not
+        from how many topic words a post uses: an official notice full of appointment terms is worth
+        a line in the digest, not an urgent alert or a case. So a post that is not negative is at
+        most medium.
+        """
         total = score + (topic.negativity_weight * neg.score if neg.negative else 0.0)
-        if total >= topic.high:
+        if total >= topic.high and neg.negative:
             return "high"
         if total >= topic.medium:
             return "medium"
