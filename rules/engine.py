@@ -32,6 +32,10 @@ SEVERITIES = ("low", "medium", "high")
 FIELDS = ("title", "text")
 _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
 _EMPTY = Normalised("", "")
+# Every operator must hold, so their order changes no verdict, only the work: `none` first (it stops
+# at its first confirmed word), `any` (which confirms every hit, for the explanation) last.
+_FIRST = ("none", "regex", "all", "near")
+_EVALUATION_ORDER = tuple((key, OPERATORS[key]) for key in sorted(OPERATORS, key=lambda k: _FIRST.index(k) if k in _FIRST else len(_FIRST)))
 _NOTHING: dict[str, list[tuple[int, int]]] = {}
 _NO_CUES: list[tuple[int, int, Any]] = []
 _NO_MATCHES: list[tuple[int, int, int]] = []
@@ -182,17 +186,37 @@ class _Post:
         cached = self._hits.get(key)
         if cached is not None:
             return cached
-        out: list[Found] = []
-        for f in _SCOPE_FIELDS[scope]:
-            for start, end in self.candidates[f].get(word.norm, ()):
-                whole, inside = self.bounds(f).check(start, end)
-                if not (whole or (word.inside_words and inside)):
-                    continue
-                if word.not_in and self._in_context(f, start, end, word.not_in):
-                    continue
-                out.append(Found(f, start, end, word.norm))
+        out = [
+            Found(f, start, end, word.norm)
+            for f in _SCOPE_FIELDS[scope]
+            for start, end in self.candidates[f].get(word.norm, ())
+            if self._confirmed(word, f, start, end)
+        ]
         self._hits[key] = out
         return out
+
+    def found_any(self, words: Alternatives, scope: str) -> bool:
+        """Whether one of the words has a confirmed hit: stops at the first one, so a `none` word
+        met twenty times in a long post costs the jieba cut of one block, not of twenty."""
+        fields = _SCOPE_FIELDS[scope]
+        for w in words:
+            cached = self._hits.get((w.norm, w.inside_words, w.not_in, scope))
+            if cached is not None:
+                if cached:
+                    return True
+                continue
+            for f in fields:
+                for start, end in self.candidates[f].get(w.norm, ()):
+                    if self._confirmed(w, f, start, end):
+                        return True
+        return False
+
+    def _confirmed(self, word: WordSpec, field: str, start: int, end: int) -> bool:
+        # The exclusion contexts first: a position test, where the boundaries may need a jieba cut.
+        if word.not_in and self._in_context(field, start, end, word.not_in):
+            return False
+        whole, inside = self.bounds(field).check(start, end)
+        return whole or (word.inside_words and inside)
 
     def _in_context(self, field: str, start: int, end: int, contexts: tuple[str, ...]) -> bool:
         for ctx in contexts:
@@ -362,7 +386,7 @@ class RuleSet:
 
     def _evaluate(self, rule: RuleSpec, post: _Post) -> RuleFiring | None:
         found: list[tuple[WordSpec | str, Found]] = []
-        for key, op in OPERATORS.items():
+        for key, op in _EVALUATION_ORDER:
             value = getattr(rule, key)
             if not value:
                 continue

@@ -48,6 +48,10 @@ class PostView(Protocol):
         """Whether the automaton found any of the words at all (no word-boundary check: cheap)."""
         ...
 
+    def found_any(self, words: Alternatives, scope: str) -> bool:
+        """Whether any of the words has a confirmed hit (stops at the first)."""
+        ...
+
     def fields(self, scope: str) -> tuple[str, ...]: ...
 
     def normalised(self, field: str) -> str: ...
@@ -109,8 +113,8 @@ class NoneOp:
     def check(self, rule: RuleSpec, value: Alternatives, post: PostView) -> Evidence:
         if not post.may_hit(value, "any"):
             return Evidence(True)
-        found = _found(value, "any", post)
-        return Evidence(not found, tuple(found))
+        # Only whether one is found matters (a rule's `none` words are never shown as its hits).
+        return Evidence(not post.found_any(value, "any"))
 
 
 class NearOp:
