@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from crawler.job import run_job
 from crawler.normalise import canonical_url, clean_text, clean_title, content_hash
 from crawler.pages import decode_html
 from crawler.run import crawl
@@ -42,18 +41,14 @@ def test_a_forced_encoding_overrides_detection():
     assert used == "big5" and "村集體經濟組織資產清查" in text
 
 
-def test_misspelt_selector_keys_are_refused_before_fetching(tmp_path: Path):
-    settings = write_settings(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'y.db'}",
-        "  - {id: n, kind: news, start_urls: ['http://127.0.0.1:9/list.html'], selectors: {titel: h1, body: '.content'}}\n",
-    )
-    db = open_database(settings.database_url())
-    with pytest.raises(ConfigError, match="sources.n.selectors: 'titel' is not read by news sources \\(did you mean \"title\"\\?\\)"):
-        run_job(settings, "n", db)
-    [summary] = crawl(settings, db=db)  # the same, told by the crawl process, recorded as a failed run
-    assert summary.status == "failed" and "'titel' is not read by news sources" in (summary.error or "")
-    db.dispose()
+def test_misspelt_selector_keys_are_refused_when_the_settings_load(tmp_path: Path):
+    # Before any fetch, and with the line of the key: the settings file is refused (exit 2).
+    with pytest.raises(ConfigError, match=r"settings.yaml:\d+:\d+: sources.0.selectors: 'titel' is not read by news sources \(did you mean \"title\"\?\)"):
+        write_settings(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'y.db'}",
+            "  - {id: n, kind: news, start_urls: ['http://127.0.0.1:9/list.html'], selectors: {titel: h1, body: '.content'}}\n",
+        )
 
 
 def test_a_page_whose_reading_fails_is_an_error_of_the_run(site, tmp_path: Path):
