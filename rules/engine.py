@@ -301,7 +301,11 @@ class RuleSet:
         # What each pattern index is: a rule word (or None), a negativity cue (or None).
         self.pattern_word: list[str | None] = [p if p in self.rule_patterns else None for p in self.patterns]
         self.pattern_cue: list[Any] = [self.negativity_model.cues.get(p) for p in self.patterns]
-        self.automaton = ahocorasick_rs.AhoCorasick(self.patterns) if self.patterns else None
+        # A DFA rather than the library's default NFA for this many patterns: a fifth less time per
+        # post (21.4 -> 17.2 ms over the 10,000-post bench sample), for ~40 MB more at 12,000 patterns.
+        self.automaton = (
+            ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.DFA) if self.patterns else None
+        )
         # Bound once: these two run for every field of every post.
         self.normalise = self.normaliser.normalise
         self.find_matches = self.automaton.find_matches_as_indexes if self.automaton is not None else None
