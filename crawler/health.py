@@ -121,16 +121,28 @@ def _set_problem(state: SourceState, problem: str | None, now: datetime) -> str 
 
 
 def _report(db: Database, settings: Settings, source: SourceSettings, problem: str, now: datetime) -> None:
-    try:
-        from alerts.outbox import enqueue_message  # type: ignore[attr-defined]
-    except ImportError:
-        return  # the state stays set; the digest's operator section reads source_state
+    tell_problem(db, settings, source.id, now)
+
+
+def tell_problem(db: Database, settings: Settings, source_id: str, now: datetime) -> bool:
+    """Tell the operator of a source's standing problem, once: the outbox key names the problem's
+    start, so the crawl that found it and the daily check that sweeps up the untold ones (no operator
+    address then, or a crawl process that died first) can never tell it twice. False when there is
+    nobody to tell yet; the problem stays recorded and the digests' operator section shows it."""
+    from alerts.outbox import enqueue_message
+
     if not settings.alerts.operator_emails:
-        return
+        return False
     with db.session() as s:
-        state = s.get(SourceState, source.id)
-        since = state.problem_since if state else now
-    key = f"source-problem:{source.id}:{since:%Y%m%dT%H%M%S}"
+        state = s.get(SourceState, source_id)
+        if state is None or state.status != "problem":
+            return False
+        since = state.problem_since or state.last_crawl_at or now
+        detail = state.problem or state.last_error or "no detail recorded"
+    try:
+        where = f" ({settings.source(source_id).kind}, {settings.source(source_id).start_urls[0]})"
+    except KeyError:
+        where = ""
     enqueue_message(
         db,
         settings,
@@ -138,13 +150,18 @@ def _report(db: Database, settings: Settings, source: SourceSettings, problem: s
         unit_id=None,
         channel="email",
         recipients=list(settings.alerts.operator_emails),
-        subject=f"[yuqing] source {source.id} needs attention",
-        text=f"Source {source.id} ({source.kind}, {source.start_urls[0]}):\n{problem}\n",
+        subject=f"[yuqing] source problem: {source_id}",
+        text=(
+            f"Source '{source_id}'{where} has a problem since {since.astimezone(settings.tz):%Y-%m-%d %H:%M}:\n"
+            f"{detail}\n\n"
+            "Check the site in a browser and the source's entry in settings.yaml; `yuqing sources` shows its health.\n"
+        ),
         html=None,
-        dedupe_key=key,
+        dedupe_key=f"source-problem:{source_id}:{since:%Y%m%dT%H%M%S}",
         now=now,
     )
     with db.session() as s:
-        state = s.get(SourceState, source.id)
+        state = s.get(SourceState, source_id)
         if state is not None:
             state.problem_reported_at = now
+    return True

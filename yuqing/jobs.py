@@ -197,52 +197,19 @@ def daily_check(settings: Settings, db: Database, now: datetime | None = None) -
 
 
 def report_source_problems(settings: Settings, db: Database, now: datetime) -> int:
-    """Tell the operator, once, of each source problem the crawl recorded but did not report.
+    """Tell the operator, once, of each source problem the crawl recorded but did not report
+    (no operator address was configured then, or the crawl process died first)."""
+    from crawler.health import tell_problem
 
-    The crawler reports a problem itself; this catches the ones it left standing (no operator
-    address was configured then, or the crawl process died first). Each is told exactly once: the
-    dedupe key names the problem's start, and the crawler uses the same key.
-    """
     with db.session() as s:
-        rows = list(
+        untold = list(
             s.scalars(
-                select(SourceState).where(
+                select(SourceState.source_id).where(
                     SourceState.status == "problem", SourceState.problem_reported_at.is_(None)
                 )
             )
         )
-    if not rows or not settings.alerts.operator_emails:
-        return 0
-    from alerts.outbox import enqueue_message as enqueue
-
-    told = 0
-    for row in rows:
-        since = row.problem_since or row.last_crawl_at or now
-        text = (
-            f"Source '{row.source_id}' has a problem since {since.astimezone(settings.tz):%Y-%m-%d %H:%M}:\n"
-            f"{row.problem or row.last_error or 'no detail recorded'}\n\n"
-            "Check the site in a browser and the source's entry in settings.yaml; `yuqing sources` shows its health."
-        )
-        enqueue(
-            db,
-            settings,
-            kind="operator",
-            unit_id=None,
-            channel="email",
-            recipients=list(settings.alerts.operator_emails),
-            subject=f"[yuqing] source problem: {row.source_id}",
-            text=text,
-            html=None,
-            # the crawler's own report uses the same key, so a problem is told once whoever tells it
-            dedupe_key=f"source-problem:{row.source_id}:{since:%Y%m%dT%H%M%S}",
-            now=now,
-        )
-        with db.session() as s:
-            state = s.get(SourceState, row.source_id)
-            if state is not None:
-                state.problem_reported_at = now
-        told += 1
-    return told
+    return sum(tell_problem(db, settings, source_id, now) for source_id in untold)
 
 
 def _post_references() -> list[Any]:
