@@ -2,7 +2,7 @@
 
 Run with `python -m bench extraction` (or `make bench`). Only pages whose manifest entry says
 `split: dev` and whose sidecar is human gold (`*.gold.json`) are used; GNE's own `*.ref.json` output
-is silver and skipped, and ../shared/holdout is never opened. Every extractor gets the same text,
+is silver and skipped, and the evaluation split beside the corpus is never opened. Every extractor gets the same text,
 decoded by `crawler.encoding.decode_html`, so the figures compare extraction, not decoding.
 
 Figures, each with the number of pages it is computed on:
