@@ -167,13 +167,19 @@ def cmd_events(app: Any, args: argparse.Namespace) -> int:
     if not events:
         print("no events yet")
         return 0
+    from alerts.gather import SEVERITY_NAME
+    from alerts.topics import topic_names
+
     tz = app.settings.tz
+    names = topic_names(app.settings)
     rows = []
     for e in events:
         trend = Trend.of(e.trend, e.trend_detail).explain()
-        rows.append([e.id, e.title[:30], e.posts, e.sites, ",".join(e.topics), e.severity or "-", e.heat, trend,
+        rows.append([e.id, e.title[:30], e.posts, e.sites, "、".join(names.get(t, t) for t in e.topics),
+                     SEVERITY_NAME.get(e.severity or "", "-"), e.heat, trend,
                      e.last_seen.astimezone(tz).strftime("%m-%d %H:%M")])
-    _table(["id", "title", "posts", "sites", "topics", "severity", "heat", "trend", "last seen"], rows)
+    # People read Chinese; scripts read --json, whose keys and values stay as they are.
+    _table(["编号", "标题", "帖文", "站点", "主题", "等级", "热度", "趋势", "最近"], rows)
     return 0
 
 
@@ -223,10 +229,15 @@ def cmd_list(app: Any, args: argparse.Namespace) -> int:
     if not cases:
         print("no cases")
         return 0
+    from alerts.gather import SEVERITY_NAME
+
+    from ..ledger_export import STATUS_ZH
+
     _table(
-        ["id", "unit", "status", "severity", "title", "leader", "handler", "due", "overdue"],
-        [[c.id, c.unit_id, c.status, c.severity, c.title[:28], c.leader or "-", c.handler or "-",
-          f"{c.response_due}/{c.resolve_due}", c.overdue or ""] for c in cases],
+        ["编号", "单位", "状态", "等级", "标题", "责任领导", "承办人", "时限（响应/办结）", "超期"],
+        [[c.id, c.unit_id, STATUS_ZH.get(c.status, c.status), SEVERITY_NAME.get(c.severity, c.severity),
+          c.title[:28], c.leader or "-", c.handler or "-", f"{c.response_due}/{c.resolve_due}", c.overdue or ""]
+         for c in cases],
     )
     return 0
 
