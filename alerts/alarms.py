@@ -54,31 +54,23 @@ def failing_channels(db: Database, now: datetime) -> dict[tuple[str | None, str]
 
 def channel_alarms(db: Database, settings: Settings, now: datetime) -> list[int]:
     """Record an operator notice for each channel failing longer than the threshold (once each)."""
-    from .planning import enqueue_message
+    from .planning import notify_operator
 
     ids: list[int] = []
     limit = settings.alerts.channel_alarm_after
     for (unit_id, channel), (since, error) in failing_channels(db, now).items():
         if now - since < limit:
             continue
-        if not settings.alerts.operator_emails or settings.smtp is None:
-            log.warning("channel %s of unit %s failing since %s; no operator_emails to tell", channel, unit_id, since)
-            continue
         local = since.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
-        new = enqueue_message(
+        new = notify_operator(
             db,
             settings,
-            kind="operator",
-            unit_id=None,
-            channel="email",
-            recipients=list(settings.alerts.operator_emails),
             subject=f"【yuqing 运维】{unit_id or '运维'} 的投递通道 {channel} 自 {local} 起发送失败",
             text=(
                 f"单位 {unit_id} 的投递通道 {channel} 自 {local} 起一直发送失败，待发消息保留在发件箱中，恢复后自动补发。\n"
                 f"最近的错误：{error}\n\n"
                 "查看：yuqing deliveries --state pending ；修复后可用 yuqing deliveries retry ID 立即重发。\n"
             ),
-            html=None,
             dedupe_key=f"channel-alarm:{unit_id}:{channel}:{since.isoformat()}",
             now=now,
         )

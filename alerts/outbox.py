@@ -11,7 +11,7 @@ the same Message-ID and never drops a match.
 from __future__ import annotations
 
 from .channel import InlineImage
-from .planning import Draft, enqueue_message, plan_digests, plan_urgent, preview_digests
+from .planning import Draft, enqueue_message, notify_operator, plan_digests, plan_urgent, preview_digests
 from .sending import SendReport, retry, send_pending
 
-__all__ = ["Draft", "InlineImage", "SendReport", "enqueue_message", "plan_digests", "plan_urgent", "preview_digests", "retry", "send_pending"]
+__all__ = ["Draft", "InlineImage", "SendReport", "enqueue_message", "notify_operator", "plan_digests", "plan_urgent", "preview_digests", "retry", "send_pending"]

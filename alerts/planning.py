@@ -289,3 +289,29 @@ def enqueue_message(
             return _store(session, settings, draft, now, dedupe_key)
     except IntegrityError:
         return None  # recorded concurrently under the same key
+
+
+def notify_operator(
+    db: Database, settings: Settings, *, subject: str, text: str, dedupe_key: str, now: datetime
+) -> int | None:
+    """Record a plain-text notice to the operator (`alerts.operator_emails`), once per `dedupe_key`.
+
+    None when it was already recorded, or when there is nobody to tell (no operator address or no
+    mail server): the caller's state stays as it is and the digests' operator section shows it.
+    """
+    if not settings.alerts.operator_emails or settings.smtp is None:
+        log.warning("no operator_emails (or no smtp) to tell: %s", subject)
+        return None
+    return enqueue_message(
+        db,
+        settings,
+        kind="operator",
+        unit_id=None,
+        channel="email",
+        recipients=list(settings.alerts.operator_emails),
+        subject=subject,
+        text=text,
+        html=None,
+        dedupe_key=dedupe_key,
+        now=now,
+    )

@@ -129,9 +129,9 @@ def tell_problem(db: Database, settings: Settings, source_id: str, now: datetime
     start, so the crawl that found it and the daily check that sweeps up the untold ones (no operator
     address then, or a crawl process that died first) can never tell it twice. False when there is
     nobody to tell yet; the problem stays recorded and the digests' operator section shows it."""
-    from alerts.outbox import enqueue_message
+    from alerts.outbox import notify_operator
 
-    if not settings.alerts.operator_emails:
+    if not settings.alerts.operator_emails or settings.smtp is None:
         return False
     with db.session() as s:
         state = s.get(SourceState, source_id)
@@ -143,20 +143,15 @@ def tell_problem(db: Database, settings: Settings, source_id: str, now: datetime
         where = f" ({settings.source(source_id).kind}, {settings.source(source_id).start_urls[0]})"
     except KeyError:
         where = ""
-    enqueue_message(
+    notify_operator(
         db,
         settings,
-        kind="operator",
-        unit_id=None,
-        channel="email",
-        recipients=list(settings.alerts.operator_emails),
         subject=f"[yuqing] source problem: {source_id}",
         text=(
             f"Source '{source_id}'{where} has a problem since {since.astimezone(settings.tz):%Y-%m-%d %H:%M}:\n"
             f"{detail}\n\n"
             "Check the site in a browser and the source's entry in settings.yaml; `yuqing sources` shows its health.\n"
         ),
-        html=None,
         dedupe_key=f"source-problem:{source_id}:{since:%Y%m%dT%H%M%S}",
         now=now,
     )
