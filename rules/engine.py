@@ -118,12 +118,21 @@ def _candidates_of(rs: RuleSet, matches: list[tuple[int, int, int]]) -> dict[str
 class _Post:
     """One post being analysed: normalised fields, candidates, boundaries on demand (a `PostView`)."""
 
-    def __init__(self, rs: RuleSet, title: str, text: str, *, segment_all: bool, scans: tuple[_Scan, _Scan] | None = None):
+    def __init__(
+        self,
+        rs: RuleSet,
+        title: str,
+        text: str,
+        *,
+        segment_all: bool,
+        scans: tuple[_Scan, _Scan] | None = None,
+        found: dict[str, dict[str, list[tuple[int, int]]]] | None = None,
+    ):
         self.rs = rs
         self.segment_all = segment_all
         title_scan, text_scan = scans or (_scan(rs, title), _scan(rs, text))
         self.norm: dict[str, Normalised] = {"title": title_scan[0], "text": text_scan[0]}
-        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = {
+        self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = found or {
             "title": _candidates_of(rs, title_scan[1]),
             "text": _candidates_of(rs, text_scan[1]),
         }
@@ -142,7 +151,9 @@ class _Post:
         """Word boundaries of a field, created on first need (most posts never need them)."""
         b = self._bounds.get(field)
         if b is None:
-            b = self._bounds[field] = Boundaries(self.norm[field].text, self.rs.tokenizer, self.rs.hmm, self.rs.added_words)
+            b = self._bounds[field] = Boundaries(
+                self.norm[field].text, self.rs.tokenizer, self.rs.hmm, self.rs.added_words, reference=self.segment_all
+            )
             if self.segment_all:
                 b.cut_all()
         return b
@@ -167,17 +178,23 @@ class _Post:
 
     def hits_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec | str, Found]]:
         out: list[tuple[WordSpec | str, Found]] = []
-        # The candidates among the words, found with set operations; the loop below then only looks
-        # each word's norm up in that (usually tiny) set, keeping the words' order.
+        # The candidates among the words, found with set operations; only those words are then
+        # visited (a list may hold hundreds of words, a post a handful), in the list's order.
         present: set[str] = set()
         for f in _SCOPE_FIELDS[scope]:
             present.update(self.candidates[f])
-        norms = self.rs.norm_sets.get(id(words))
-        present = present.intersection(norms) if norms is not None else present
-        if not present:
+        grouped = self.rs.words_by_norm.get(id(words))
+        if grouped is None:  # a word list that is not part of the rule set (tests, explanations)
+            for w in words:
+                if w.norm in present:
+                    out += [(w, h) for h in self.hits(w, scope)]
             return out
-        for w in words:
-            if w.norm in present:
+        order, by_norm = grouped
+        hit = present.intersection(by_norm)
+        if not hit:
+            return out
+        for norm in sorted(hit, key=order.__getitem__) if len(hit) > 1 else hit:
+            for w in by_norm[norm]:
                 out += [(w, h) for h in self.hits(w, scope)]
         return out
 
@@ -275,9 +292,9 @@ class RuleSet:
         # Per rule, the word lists of which one word at least must be a candidate (its `any` list, each
         # `all` item, each `near` member) and the fields they count in: a rule missing one of them is
         # dropped with set tests before any of its words' boundaries are cut with jieba.
-        self._required: list[tuple[tuple[frozenset[str], tuple[str, ...]], ...]] = [
+        self._required: list[tuple[tuple[frozenset[str], str], ...]] = [
             tuple(
-                (frozenset(w.norm for w in alts), _SCOPE_FIELDS[rule.scope])
+                (frozenset(w.norm for w in alts), rule.scope)
                 for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
             )
             for rule in self.rules
@@ -289,6 +306,15 @@ class RuleSet:
             for rule in self.rules
             for alts in [rule.any, rule.none, *rule.all, *(m for near in rule.near for m in near.members)]
         }
+        # The words of each list grouped by norm (in the order of their first appearance, and each
+        # norm's position): `hits_of` visits only the norms that were found, in the list's order.
+        self.words_by_norm: dict[int, tuple[dict[str, int], dict[str, tuple[WordSpec, ...]]]] = {}
+        for rule in self.rules:
+            for alts in [rule.any, rule.none, *rule.all, *(m for near in rule.near for m in near.members)]:
+                groups: dict[str, list[WordSpec]] = {}
+                for w in alts:
+                    groups.setdefault(w.norm, []).append(w)
+                self.words_by_norm[id(alts)] = ({norm: k for k, norm in enumerate(groups)}, {norm: tuple(ws) for norm, ws in groups.items()})
         self.rule_patterns = frozenset(p for p in patterns if p)
         # One automaton for rule words, exclusion contexts and negativity cues: a post is scanned once.
         # ahocorasick-rs (Rust) rather than pyahocorasick: its cost per character stays flat as
@@ -321,8 +347,11 @@ class RuleSet:
         if segment_all:
             return self.explain(title, text, segment_all=True)[0]
         title_scan, text_scan = _scan(self, title), _scan(self, text)
-        if (title_scan[3] or text_scan[3]) and self._may_fire(title_scan[1], text_scan[1]):
-            return self.explain(title, text, scans=(title_scan, text_scan))[0]
+        if title_scan[3] or text_scan[3]:
+            found = {"title": _candidates_of(self, title_scan[1]), "text": _candidates_of(self, text_scan[1])}
+            runnable = self._runnable(found)
+            if runnable:
+                return self._explain(title, text, (title_scan, text_scan), found, runnable, segment_all=False)[0]
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
         if not title_scan[2] and not text_scan[2]:
             return self._neutral
@@ -338,16 +367,25 @@ class RuleSet:
             # No word that can make a rule fire (most posts): only the negativity is left to score.
             neg = self.negativity_model.evaluate([(scans[0][0].text, scans[0][2]), (scans[1][0].text, scans[1][2])])
             return Analysis((), neg.negative, neg.score, neg.reasons), []
-        post = _Post(self, title, text, segment_all=segment_all, scans=scans)
+        found = {"title": _candidates_of(self, scans[0][1]), "text": _candidates_of(self, scans[1][1])}
+        return self._explain(title, text, scans, found, self._runnable(found), segment_all=segment_all)
+
+    def _explain(
+        self,
+        title: str,
+        text: str,
+        scans: tuple[_Scan, _Scan],
+        found: dict[str, dict[str, list[tuple[int, int]]]],
+        runnable: list[int],
+        *,
+        segment_all: bool,
+    ) -> tuple[Analysis, list[RuleFiring]]:
+        post = _Post(self, title, text, segment_all=segment_all, scans=scans, found=found)
         neg = self.negativity_model.evaluate(post.cue_hits)
-        candidates = self._candidates(post)
-        if not candidates:
+        if not runnable:
             return Analysis((), neg.negative, neg.score, neg.reasons), []
         firings: list[RuleFiring] = []
-        found = post.candidates
-        for i in candidates:
-            if not self._has_required(i, found):
-                continue
+        for i in runnable:
             firing = self._evaluate(self.rules[i], post)
             if firing is not None:
                 firings.append(firing)
@@ -377,27 +415,30 @@ class RuleSet:
             return "medium"
         return "low"
 
-    def _has_required(self, i: int, found: dict[str, dict[str, list[tuple[int, int]]]]) -> bool:
-        """Whether rule i has a candidate from each word list it needs (set tests only, no jieba)."""
-        return all(any(not norms.isdisjoint(found[f]) for f in fields) for norms, fields in self._required[i])
-
-    def _may_fire(self, title_matches: list[tuple[int, int, int]], text_matches: list[tuple[int, int, int]]) -> bool:
-        """Whether some rule indexed under a found word has all the words it needs: most posts with
-        a trigger word do not (in the bench sample 127 of 1,150), and they skip building a `_Post`."""
-        found = {"title": _candidates_of(self, title_matches), "text": _candidates_of(self, text_matches)}
+    def _runnable(self, found: dict[str, dict[str, list[tuple[int, int]]]]) -> list[int]:
+        """The rules worth evaluating, in rule order: indexed under a word that was found, and with
+        a candidate from each word list they need (set tests only, no jieba). Most posts with a
+        trigger word have none (in the bench sample 1,023 of 1,150) and never build a `_Post`."""
+        title, text = found["title"], found["text"]
         by_word = self.rules_by_word
-        return any(self._has_required(i, found) for words in found.values() for norm in words for i in by_word.get(norm, ()))
-
-    def _candidates(self, post: _Post) -> list[int]:
-        """The rules worth evaluating: those indexed under a word that was found."""
-        seen: set[int] = set()
-        by_word = self.rules_by_word
-        for found in post.candidates.values():
-            for norm in found:
+        ids: set[int] = set()
+        for words in (title, text):
+            for norm in words:
                 rules = by_word.get(norm)
                 if rules:
-                    seen.update(rules)
-        return sorted(seen) if len(seen) > 1 else list(seen)
+                    ids.update(rules)
+        if not ids:
+            return []
+        present = {"title": set(title), "body": set(text)}
+        present["any"] = present["title"] | present["body"]
+        out: list[int] = []
+        for i in sorted(ids) if len(ids) > 1 else ids:
+            for norms, scope in self._required[i]:
+                if norms.isdisjoint(present[scope]):
+                    break
+            else:
+                out.append(i)
+        return out
 
     def _evaluate(self, rule: RuleSpec, post: _Post) -> RuleFiring | None:
         found: list[tuple[WordSpec | str, Found]] = []

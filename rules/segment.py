@@ -17,8 +17,10 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import log
 from pathlib import Path
 
 import jieba
@@ -65,9 +67,69 @@ def new_tokenizer(words: Iterable[str], user_dict: Path | None = None) -> tuple[
     return tok, frozenset(added)
 
 
+# The characters of jieba's blocks, and a run of them (matched on the reversed text to find where
+# the block around a position starts: Python's re cannot search backwards).
+_BLOCK_CLASS = BLOCK.pattern[1:-2]
+assert BLOCK.pattern == f"({_BLOCK_CLASS}+)" and _BLOCK_CLASS.startswith("[") and _BLOCK_CLASS.endswith("]")
+_BLOCK_RUN = re.compile(f"{_BLOCK_CLASS}*")
+# jieba.re_eng: a one-character token of these joins the ones around it (jieba's `buf`).
+_ENG = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def dag_starts(freq: dict[str, int], total: int, block: str, offset: int = 0) -> list[int]:
+    """Token start positions of one block as jieba's `cut(block, HMM=False)` cuts it, plus its end.
+
+    The same maximum-probability route over the same dictionary as jieba's `get_DAG` + `calc` +
+    `__cut_DAG_NO_HMM`, in one backward loop that builds neither the DAG dict, nor a generator and
+    a tuple per candidate word, nor the tokens: about twice as fast, which matters because cutting
+    is most of the cost of the posts a rule can fire on. Equality with jieba is checked by the
+    tests and by bench/rules.py (its reference segments with jieba itself).
+    """
+    n = len(block)
+    logtotal = log(total)
+    score = [0.0] * (n + 1)  # jieba's route[i][0]; route[n] = (0, 0)
+    last = [0] * (n + 1)  # jieba's route[i][1]: the last character of the best word starting at i
+    for idx in range(n - 1, -1, -1):
+        best = 0.0
+        best_i = -1
+        i = idx
+        frag = block[idx]
+        while frag in freq:
+            f = freq[frag]
+            if f:
+                s = log(f) - logtotal + score[i + 1]
+                # max() over (score, i) tuples in jieba: a tie goes to the longer word.
+                if best_i < 0 or s >= best:
+                    best, best_i = s, i
+            i += 1
+            if i >= n:
+                break
+            frag = block[idx : i + 1]
+        if best_i < 0:  # no dictionary word starts here: the character alone, frequency 1 (log 0)
+            best, best_i = 0.0 - logtotal + score[idx + 1], idx
+        score[idx] = best
+        last[idx] = best_i
+    starts = []
+    x = 0
+    joined = False  # the previous token was one ASCII letter or digit
+    while x < n:
+        y = last[x] + 1
+        single = y == x + 1 and block[x] in _ENG
+        if not (single and joined):
+            starts.append(offset + x)
+        joined = single
+        x = y
+    starts.append(offset + n)
+    return starts
+
+
 @dataclass
 class Boundaries:
-    """Token boundaries of one normalised text, filled block by block as candidates ask for them."""
+    """Token boundaries of one normalised text, filled block by block as candidates ask for them.
+
+    A block is identified by its start position; only the blocks around candidates are ever
+    located (a forward match and a match on the reversed text), never every block of a long post.
+    """
 
     text: str
     tokenizer: jieba.Tokenizer
@@ -76,40 +138,44 @@ class Boundaries:
     # rule word at its start or end (党支部 in 村党支部, 招聘 in 教师招聘): the words were added so
     # that jieba would not split them, not so that they would swallow each other.
     added: frozenset[str] = frozenset()
-    _blocks: list[tuple[int, int]] | None = None
-    _cut: dict[int, list[int]] = field(default_factory=dict)  # block index -> token start positions
+    # Cut with jieba's own `Tokenizer.cut` instead of `dag_starts`: the reference the benchmark
+    # compares the engine with.
+    reference: bool = False
+    _reversed: str | None = None
+    _cut: dict[int, list[int]] = field(default_factory=dict)  # block start -> token start positions
 
-    def blocks(self) -> list[tuple[int, int]]:
-        if self._blocks is None:
-            self._blocks = [m.span() for m in BLOCK.finditer(self.text)]
-        return self._blocks
+    def block_at(self, pos: int) -> tuple[int, int] | None:
+        """The block (start, end) holding position pos, or None (punctuation, space, emoji)."""
+        m = BLOCK.match(self.text, pos)
+        if m is None:
+            return None
+        if self._reversed is None:
+            self._reversed = self.text[::-1]
+        back = _BLOCK_RUN.match(self._reversed, len(self.text) - pos)  # always matches (maybe empty)
+        return pos - (back.end() - back.start()) if back is not None else pos, m.end()
 
-    def block_of(self, pos: int) -> int | None:
-        blocks = self.blocks()
-        k = bisect.bisect_right(blocks, (pos, len(self.text) + 1)) - 1
-        if k >= 0 and blocks[k][0] <= pos < blocks[k][1]:
-            return k
-        return None
-
-    def starts(self, k: int) -> list[int]:
-        """Token start positions of block k (absolute), plus the block end."""
-        cached = self._cut.get(k)
+    def starts(self, block: tuple[int, int]) -> list[int]:
+        """Token start positions of a block (absolute), plus the block end."""
+        start, end = block
+        cached = self._cut.get(start)
         if cached is None:
-            start, end = self.blocks()[k]
-            cached = [start]
-            pos = start
-            for tok in self.tokenizer.cut(self.text[start:end], HMM=self.hmm):
-                pos += len(tok)
-                cached.append(pos)
-            self._cut[k] = cached
+            if self.reference or self.hmm:
+                cached = [start]
+                pos = start
+                for tok in self.tokenizer.cut(self.text[start:end], HMM=self.hmm):
+                    pos += len(tok)
+                    cached.append(pos)
+            else:
+                cached = dag_starts(self.tokenizer.FREQ, self.tokenizer.total, self.text[start:end], start)
+            self._cut[start] = cached
         return cached
 
     def cut_all(self) -> None:
-        for k in range(len(self.blocks())):
-            self.starts(k)
+        for m in BLOCK.finditer(self.text):
+            self.starts(m.span())
 
-    def is_boundary(self, pos: int, k: int) -> bool:
-        starts = self.starts(k)
+    @staticmethod
+    def _on(starts: list[int], pos: int) -> bool:
         i = bisect.bisect_left(starts, pos)
         return i < len(starts) and starts[i] == pos
 
@@ -120,19 +186,19 @@ class Boundaries:
         Not crossing: it is whole, or it lies inside one token (青年 in 中青年).
         A span outside any block (punctuation, emoji) counts as whole.
         """
-        k = self.block_of(start)
-        if k is None:
+        block = self.block_at(start)
+        if block is None:
             return True, True
-        block_start, block_end = self.blocks()[k]
+        block_start, block_end = block
         if start == block_start and end == block_end:
             return True, True  # the word is the whole block (#考编#, “两委”): no need to cut it
-        starts = self.starts(k)
+        starts = self.starts(block)
         if end > block_end:
             # Spans running past the block's end (a word with a symbol jieba splits on) still have
             # to start on a boundary; what lies after belongs to other blocks.
-            whole = self.is_boundary(start, k)
+            whole = self._on(starts, start)
             return whole, whole
-        whole = self.is_boundary(start, k) and self.is_boundary(end, k)
+        whole = self._on(starts, start) and self._on(starts, end)
         if whole:
             return True, True
         i = bisect.bisect_right(starts, start)
@@ -148,26 +214,26 @@ class Boundaries:
 
         Only the blocks between the two positions are cut, and counting stops past `limit`.
         """
-        kp, kq = self._block_at_or_after(p), self._block_at_or_after(q)
-        if kp is None or kq is None:
+        bp, bq = self._block_at_or_after(p), self._block_at_or_after(q)
+        if bp is None or bq is None:
             return limit + 1
-        if kp == kq:
-            starts = self.starts(kp)
+        if bp == bq:
+            starts = self.starts(bp)
             return bisect.bisect_right(starts, q) - bisect.bisect_right(starts, p)
-        starts = self.starts(kp)
+        starts = self.starts(bp)
         n = len(starts) - bisect.bisect_right(starts, p)
-        for j in range(kp + 1, kq):
+        for m in BLOCK.finditer(self.text, bp[1], bq[0]):
             if n > limit:
                 return n
-            n += len(self.starts(j)) - 1
-        return n + bisect.bisect_right(self.starts(kq), q)
+            n += len(self.starts(m.span())) - 1
+        return n + bisect.bisect_right(self.starts(bq), q)
 
-    def _block_at_or_after(self, pos: int) -> int | None:
-        blocks = self.blocks()
-        k = bisect.bisect_right(blocks, (pos, len(self.text) + 1)) - 1
-        if k >= 0 and blocks[k][0] <= pos < blocks[k][1]:
-            return k
-        return k + 1 if k + 1 < len(blocks) else None
+    def _block_at_or_after(self, pos: int) -> tuple[int, int] | None:
+        block = self.block_at(pos)
+        if block is not None:
+            return block
+        m = BLOCK.search(self.text, pos)
+        return m.span() if m else None
 
 
 def all_tokens(tokenizer: jieba.Tokenizer, text: str, hmm: bool) -> list[str]:

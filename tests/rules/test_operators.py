@@ -113,8 +113,14 @@ def test_override_and_disable(make_rules: Make) -> None:
 
 
 def test_only_rules_whose_words_hit_are_evaluated(make_rules: Make) -> None:
-    rs = make_rules("topic: t\nrules:\n  - id: a\n    any: [低保]\n  - id: b\n    any: [危房改造]\n")
+    rs = make_rules(
+        "topic: t\nrules:\n  - id: a\n    any: [低保]\n  - id: b\n    any: [危房改造]\n"
+        "  - id: c\n    all: [低保, 名单]\n  - id: d\n    scope: title\n    any: [低保]\n"
+    )
     from rules.engine import _Post
 
     post = _Post(rs, "", "他家吃上了低保", segment_all=False)
-    assert [rs.rules[i].id for i in rs._candidates(post)] == ["a"]
+    # b: its word was not found; c: 名单 was not even a candidate; d: not in the title.
+    assert [rs.rules[i].id for i in rs._runnable(post.candidates)] == ["a"]
+    post = _Post(rs, "低保", "低保名单", segment_all=False)
+    assert [rs.rules[i].id for i in rs._runnable(post.candidates)] == ["a", "c", "d"]
