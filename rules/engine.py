@@ -31,7 +31,6 @@ from .segment import Boundaries, new_tokenizer
 SEVERITIES = ("low", "medium", "high")
 FIELDS = ("title", "text")
 _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
-_EMPTY = Normalised("", "")
 # Every operator must hold, so their order changes no verdict, only the work: `none` first (it stops
 # at its first confirmed word), `any` (which confirms every hit, for the explanation) last.
 _FIRST = ("none", "regex", "all", "near")
@@ -39,7 +38,7 @@ _EVALUATION_ORDER = tuple((key, OPERATORS[key]) for key in sorted(OPERATORS, key
 _NOTHING: dict[str, list[tuple[int, int]]] = {}
 _NO_CUES: list[tuple[int, int, Any]] = []
 _NO_MATCHES: list[tuple[int, int, int]] = []
-_EMPTY_SCAN = (_EMPTY, _NO_MATCHES, _NO_CUES, False)
+_EMPTY_SCAN = ("", _NO_MATCHES, _NO_CUES, False, "")
 
 
 @dataclass(frozen=True)
@@ -77,10 +76,11 @@ class RuleFiring:
     hits: tuple[Hit, ...]
 
 
-# A field after normalisation and the automaton pass: (normalised, the automaton's (pattern index,
-# start, end) matches, negativity cue hits, whether a match is a word some rule is indexed under,
-# i.e. whether any rule can fire).
-_Scan = tuple[Normalised, list[tuple[int, int, int]], list[tuple[int, int, Any]], bool]
+# A field after normalisation and the automaton pass: (normalised text, the automaton's (pattern
+# index, start, end) matches, negativity cue hits, whether a match is a word some rule is indexed
+# under, i.e. whether any rule can fire, and the folded text before junk removal or "" (what a
+# `Normalised` needs to map positions back; built only for the posts a rule may fire on)).
+_Scan = tuple[str, list[tuple[int, int, int]], list[tuple[int, int, Any]], bool, str]
 
 
 def _scan(rs: RuleSet, raw: str) -> _Scan:
@@ -91,15 +91,15 @@ def _scan(rs: RuleSet, raw: str) -> _Scan:
     """
     if not raw or rs.find_matches is None:
         return _EMPTY_SCAN
-    n = rs.normalise(raw)
-    matches = rs.find_matches(n.text, overlapping=True)
+    n, folded = rs.fold(raw)
+    matches = rs.find_matches(n, overlapping=True)
     if not matches:
-        return n, _NO_MATCHES, _NO_CUES, False  # shared empties: never mutated
+        return n, _NO_MATCHES, _NO_CUES, False, folded  # shared empties: never mutated
     cues = rs.pattern_cue
     cue_hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
     # Trigger words have the lowest pattern indices: the smallest index (a C-level min over the
     # tuples, no Python loop) tells whether any rule can fire.
-    return n, matches, cue_hits, min(matches)[0] < rs.trigger_count
+    return n, matches, cue_hits, min(matches)[0] < rs.trigger_count, folded
 
 
 def _candidates_of(rs: RuleSet, matches: list[tuple[int, int, int]]) -> dict[str, list[tuple[int, int]]]:
@@ -131,14 +131,17 @@ class _Post:
         self.rs = rs
         self.segment_all = segment_all
         title_scan, text_scan = scans or (_scan(rs, title), _scan(rs, text))
-        self.norm: dict[str, Normalised] = {"title": title_scan[0], "text": text_scan[0]}
+        self.norm: dict[str, Normalised] = {
+            "title": Normalised(title, title_scan[0], title_scan[4]),
+            "text": Normalised(text, text_scan[0], text_scan[4]),
+        }
         self.candidates: dict[str, dict[str, list[tuple[int, int]]]] = found or {
             "title": _candidates_of(rs, title_scan[1]),
             "text": _candidates_of(rs, text_scan[1]),
         }
         self.cue_hits: list[tuple[str, list[tuple[int, int, Any]]]] = [
-            (title_scan[0].text, title_scan[2]),
-            (text_scan[0].text, text_scan[2]),
+            (title_scan[0], title_scan[2]),
+            (text_scan[0], text_scan[2]),
         ]
         self._bounds: dict[str, Boundaries] = {}
         if segment_all:
@@ -214,9 +217,19 @@ class _Post:
 
     def found_any(self, words: Alternatives, scope: str) -> bool:
         """Whether one of the words has a confirmed hit: stops at the first one, so a `none` word
-        met twenty times in a long post costs the jieba cut of one block, not of twenty."""
+        met twenty times in a long post costs the jieba cut of one block, not of twenty. Only the
+        words that were candidates are visited (a `none` list such as $company holds hundreds)."""
         fields = _SCOPE_FIELDS[scope]
-        for w in words:
+        grouped = self.rs.words_by_norm.get(id(words))
+        if grouped is None:  # a word list that is not part of the rule set (tests, explanations)
+            candidates: Iterable[WordSpec] = words
+        else:
+            present: set[str] = set()
+            for f in fields:
+                present.update(self.candidates[f])
+            by_norm = grouped[1]
+            candidates = [w for norm in present.intersection(by_norm) for w in by_norm[norm]]
+        for w in candidates:
             cached = self._hits.get((w.norm, w.inside_words, w.not_in, scope))
             if cached is not None:
                 if cached:
@@ -333,7 +346,7 @@ class RuleSet:
             ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.DFA) if self.patterns else None
         )
         # Bound once: these two run for every field of every post.
-        self.normalise = self.normaliser.normalise
+        self.fold = self.normaliser.fold
         self.find_matches = self.automaton.find_matches_as_indexes if self.automaton is not None else None
         self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
         neutral = self.negativity_model.evaluate([])
@@ -355,7 +368,7 @@ class RuleSet:
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
         if not title_scan[2] and not text_scan[2]:
             return self._neutral
-        score, negative, reasons = self.negativity_model.evaluate_parts([(title_scan[0].text, title_scan[2]), (text_scan[0].text, text_scan[2])])
+        score, negative, reasons = self.negativity_model.evaluate_parts([(title_scan[0], title_scan[2]), (text_scan[0], text_scan[2])])
         return Analysis((), negative, score, reasons)
 
     def explain(
@@ -365,7 +378,7 @@ class RuleSet:
         scans = scans or (_scan(self, title), _scan(self, text))
         if not segment_all and not scans[0][3] and not scans[1][3]:
             # No word that can make a rule fire (most posts): only the negativity is left to score.
-            neg = self.negativity_model.evaluate([(scans[0][0].text, scans[0][2]), (scans[1][0].text, scans[1][2])])
+            neg = self.negativity_model.evaluate([(scans[0][0], scans[0][2]), (scans[1][0], scans[1][2])])
             return Analysis((), neg.negative, neg.score, neg.reasons), []
         found = {"title": _candidates_of(self, scans[0][1]), "text": _candidates_of(self, scans[1][1])}
         return self._explain(title, text, scans, found, self._runnable(found), segment_all=segment_all)

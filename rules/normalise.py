@@ -28,10 +28,10 @@ _JUNK = (
     r"*·•・.\-_~|/\\^+=#@$%&`'\"<>\u2022\u2027\u30fb\uff0a\uff3f\uff5e\uff5c\uff0f\uff3c"
     r"\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
 )
-# A run of junk before a Han character; `Normaliser.normalise` keeps the runs that also follow one.
-# (One scan with a look-ahead only: a look-behind at every position cost a third more, and so did
-# a second pass with re.sub to remove what finditer had already found.)
-_JUNK_RUN = re.compile(f"[{_JUNK}]+(?=[{_HAN}])")
+# A run of junk between two Han characters: removed with one C-level re.sub. Where the removals were
+# is worked out again only when a hit's position is mapped back to the original (`_removals`), which
+# few posts ever need.
+_JUNK_BETWEEN_HAN = re.compile(f"(?<=[{_HAN}])[{_JUNK}]+(?=[{_HAN}])")
 _JUNK_BEFORE_HAN = re.compile(f"[{_JUNK}](?=[{_HAN}])")  # the first test: one character, no backtracking
 # Full-width letters, digits, the ideographic space and a few symbols fold to ASCII. Full-width
 # punctuation (，！？) stays: it is in nearly every Chinese post, and folding it would cost a
@@ -41,6 +41,13 @@ _FULLWIDTH = re.compile(f"[{_FULLWIDTH_CHARS}]")
 _FULLWIDTH_TABLE = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), *range(0xFF03, 0xFF07), 0xFF20]} | {
     0x3000: 0x20
 }
+_FULLWIDTH_MAP = {chr(k): chr(v) for k, v in _FULLWIDTH_TABLE.items()}
+
+
+def _halfwidth(m: re.Match[str]) -> str:
+    # re.sub on the full-width characters only: str.translate looks every character of a long
+    # post up in the table, ten times the cost when a post has a few full-width digits.
+    return _FULLWIDTH_MAP[m.group()]
 _ASCII_UPPER = re.compile("[A-Z]")
 
 
@@ -80,7 +87,7 @@ def _traditional_chars() -> str:
 
 
 class Normalised(NamedTuple):
-    """A normalised text and the removals that map its positions back to the original.
+    """A normalised text, and what it was before inner junk was removed (to map positions back).
 
     A NamedTuple rather than a frozen dataclass: one is built per field of every post, and a
     frozen dataclass costs several times more to create.
@@ -88,21 +95,40 @@ class Normalised(NamedTuple):
 
     original: str
     text: str
-    removed_at: tuple[int, ...] = ()  # positions in `text` where removed runs were
-    removed_before: tuple[int, ...] = ()  # characters removed up to and including that run
+    folded: str = ""  # the folded text before junk removal; empty when nothing was removed
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the normalised span [start, end)."""
-        first = self._orig(start)
-        return first, (self._orig(end - 1) + 1 if end > start else first)
-
-    def _orig(self, pos: int) -> int:
-        k = bisect.bisect_right(self.removed_at, pos)
-        return pos + (self.removed_before[k - 1] if k else 0)
+        if not self.folded:
+            return start, end
+        at, before = _removals(self.folded)
+        first = _orig(at, before, start)
+        return first, (_orig(at, before, end - 1) + 1 if end > start else first)
 
     def sentence_ends(self) -> list[int]:
         """Positions of the sentence ends (used by `near: sentence`, with bisect)."""
         return [m.start() for m in _SENTENCE_END.finditer(self.text)]
+
+
+@functools.lru_cache(maxsize=16)
+def _removals(folded: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where junk was removed: the positions in the normalised text where removed runs were, and
+    the number of characters removed up to and including each run (cached: a post's hits all
+    map through the same text)."""
+    at: list[int] = []
+    before: list[int] = []
+    removed = 0
+    for m in _JUNK_BETWEEN_HAN.finditer(folded):
+        b, e = m.span()
+        at.append(b - removed)
+        removed += e - b
+        before.append(removed)
+    return tuple(at), tuple(before)
+
+
+def _orig(at: tuple[int, ...], before: tuple[int, ...], pos: int) -> int:
+    k = bisect.bisect_right(at, pos)
+    return pos + (before[k - 1] if k else 0)
 
 
 _SENTENCE_END = re.compile("[。！？!?；;\n…]")
@@ -115,46 +141,39 @@ class Normaliser:
         self._folder = Folder()
         trad = self._folder.traditional_chars
         self._needs_folding = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z]")
+        # Any character that needs folding or may be junk: one charset is the cheapest search there is.
+        self._may_need_work = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z{_JUNK}]").search
 
     def word(self, word: str) -> str:
         """A rule word as it will be searched for: folded, and without any inner junk."""
-        return self.normalise(word.strip()).text
+        return self.fold(word.strip())[0]
 
     def normalise(self, text: str) -> Normalised:
+        """The folded text with the way back to the original's positions."""
+        return Normalised(text, *self.fold(text))
+
+    def fold(self, text: str) -> tuple[str, str]:
+        """(normalised text, the folded text before junk removal or "" when nothing was removed):
+        `normalise` without building a `Normalised`, for the engine's scan of every post."""
+        # One search for any character that may need work (most posts: none, or late in the text);
+        # nothing before it does, so the step tests below start there.
+        first = self._may_need_work(text)
+        if first is None:
+            return text, ""
+        pos = first.start()
         s = text
-        # One search tells whether any character needs folding (most posts: none).
-        first = self._needs_folding.search(s)
-        if first:
-            # Nothing before the first hit needs folding (OpenCC makes no full-width or upper-case
-            # letters either): the step tests start there instead of rescanning the whole text.
-            pos = first.start()
+        if self._needs_folding.search(s, pos):
+            # (OpenCC makes no full-width or upper-case letters, so searching on from pos is right.)
             s = self._folder.fold(s, pos)
             if _FULLWIDTH.search(s, pos):
-                s = s.translate(_FULLWIDTH_TABLE)
+                s = _FULLWIDTH.sub(_halfwidth, s)
             if _ASCII_UPPER.search(s, pos):
                 lowered = s.lower()
                 # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
                 s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
-        if not _JUNK_BEFORE_HAN.search(s):
-            return Normalised(text, s)
-        spans = [m.span() for m in _JUNK_RUN.finditer(s) if m.start() and _is_han(s[m.start() - 1])]
-        if not spans:
-            return Normalised(text, s)
-        # After removing each run, positions beyond it shift left by the run's length.
-        pieces: list[str] = []
-        at: list[int] = []
-        before: list[int] = []
-        kept = removed = 0
-        for b, e in spans:
-            pieces.append(s[kept:b])
-            kept = e
-            at.append(b - removed)
-            removed += e - b
-            before.append(removed)
-        pieces.append(s[kept:])
-        return Normalised(text, "".join(pieces), tuple(at), tuple(before))
-
-
-def _is_han(c: str) -> bool:
-    """Whether c is in `_HAN` (a comparison chain: cheaper than a regex match for one character)."""
-    return "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\uf900" <= c <= "\ufaff"
+        if not _JUNK_BEFORE_HAN.search(s, pos):
+            return s, ""
+        removed = _JUNK_BETWEEN_HAN.sub("", s)
+        if len(removed) == len(s):
+            return s, ""
+        return removed, s
