@@ -39,6 +39,7 @@ _SENTENCE_END = re.compile(r"[。！？]")
 # A furniture-named element holding at least this share of the page's sentences is kept.
 _KEEP_SHARE = 0.4
 _CJK_PUNCT = re.compile(r"[，。！？；：、“”,.!?;]")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 @dataclass(frozen=True)
@@ -73,60 +74,95 @@ def blocks(root: HtmlElement, *, furniture: bool = False) -> list[Block]:
     "main-side" or "hot-content", and losing the story is worse than keeping a sidebar (the
     density scorer still weighs it). The tree is only read, never changed.
     """
+    every, kept = block_views(root, furniture=furniture)
+    return kept if furniture else every
+
+
+def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Block], list[Block]]:
+    """Both views of `blocks` from one walk of the tree: (every block, furniture skipped).
+
+    `extract_article` needs both (bylines are read with the furniture, the body without), and the
+    walk is a large part of extraction's time. Text inside a skipped furniture element still goes
+    to the first view; the second view reads exactly what `blocks(root, furniture=True)` always
+    read: the skipped element gives no text and no block boundary, its tail stays with its parent.
+    Without `furniture` nothing is skipped and both lists hold the same blocks.
+    """
     total = len(_SENTENCE_END.findall(root.text_content())) if furniture else 0
-
-    def skipped(el: HtmlElement) -> bool:
-        if not isinstance(el.tag, str) or el.tag.lower() in _DROP_TAGS:
-            return True
-        if furniture and el is not root and _is_furniture(el):
-            kept = total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total
-            return not kept
-        return False
-
-    out: list[Block] = []
+    every: list[Block] = []
+    kept: list[Block] = []
+    # Pending text of the current block in each view, and its link characters.
     parts: list[str] = []
-    link_chars = 0
+    kept_parts: list[str] = []
+    links = [0, 0]  # [every view, kept view]
     owner: list[HtmlElement] = [root]
+    drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
 
-    def flush() -> None:
-        nonlocal link_chars
-        if not parts:
-            return  # most block boundaries follow another one: nothing to cut
-        text = _SPACES.sub(" ", "".join(parts)).strip()
-        if text:
-            el = owner[-1]
-            heading = el.tag in ("h1", "h2", "h3", "h4", "h5", "h6")
-            out.append(Block(text, min(link_chars, len(text.replace(" ", ""))), el, heading))
-        parts.clear()
-        link_chars = 0
+    def make(pieces: list[str], link_chars: int) -> Block | None:
+        text = _SPACES.sub(" ", "".join(pieces)).strip()
+        if not text:
+            return None
+        el = owner[-1]
+        heading = el.tag in _HEADINGS
+        return Block(text, min(link_chars, len(text.replace(" ", ""))), el, heading)
 
-    def walk(el: HtmlElement, in_link: bool) -> None:
-        nonlocal link_chars
-        if skipped(el):
-            return  # its tail text belongs to the parent and is still read there
+    def flush(hidden: bool) -> None:
+        # Most block boundaries follow another one: nothing to cut.
+        shared = None
+        if parts:
+            same = not hidden and parts == kept_parts and links[0] == links[1]
+            block = make(parts, links[0])
+            if block is not None:
+                every.append(block)
+            parts.clear()
+            links[0] = 0
+            if same:
+                # Nothing was hidden since the last cut: the kept view's block is the same one.
+                shared = block
+                kept_parts.clear()
+                links[1] = 0
+                if block is not None:
+                    kept.append(block)
+        if not hidden and kept_parts:
+            block = shared or make(kept_parts, links[1])
+            if block is not None:
+                kept.append(block)
+            kept_parts.clear()
+            links[1] = 0
+
+    def add(text: str, link: bool, hidden: bool) -> None:
+        text = text.replace("\n", " ")
+        parts.append(text)
+        n = len("".join(text.split())) if link else 0
+        links[0] += n
+        if not hidden:
+            kept_parts.append(text)
+            links[1] += n
+
+    def walk(el: HtmlElement, in_link: bool, hidden: bool) -> None:
         tag = el.tag
-        is_block = tag in _BLOCK_TAGS
+        if not isinstance(tag, str) or tag.lower() in drop_tags:
+            return  # its tail text belongs to the parent and is still read there
+        if furniture and not hidden and el is not root and _is_furniture(el):
+            held = total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total
+            hidden = not held
+        is_block = tag in block_tags
         if is_block:
-            flush()
+            flush(hidden)
             owner.append(el)
         link = in_link or tag == "a"
         if el.text:
-            parts.append(el.text.replace("\n", " "))
-            if link:
-                link_chars += len("".join(el.text.split()))
+            add(el.text, link, hidden)
         for child in el:
-            walk(child, link)
+            walk(child, link, hidden)
             if child.tail:
-                parts.append(child.tail.replace("\n", " "))
-                if link:
-                    link_chars += len("".join(child.tail.split()))
+                add(child.tail, link, hidden)
         if is_block:
-            flush()
+            flush(hidden)
             owner.pop()
 
-    walk(root, False)
-    flush()
-    return out
+    walk(root, False, False)
+    flush(False)
+    return every, kept
 
 
 def _is_furniture(el: HtmlElement) -> bool:

@@ -95,9 +95,14 @@ _SHARE_BAR = re.compile(r"^(?:[\s|/·•]*(?:微信|微博|QQ|空间|人人|豆�
 
 def density_blocks(root: HtmlElement) -> list[Block]:
     """The blocks of the best-scoring container, link-heavy ones left out."""
-    page = blocks(root, furniture=True)
+    return density_body(blocks(root, furniture=True))[1]
+
+
+def density_body(page: list[Block]) -> tuple[HtmlElement | None, list[Block]]:
+    """The best-scoring container among the furniture-free `page` blocks, and its blocks with the
+    link-heavy ones left out; (None, []) when no element scores above zero."""
     if not page:
-        return []
+        return None, []
     scores: dict[int, float] = {}
     elements: dict[int, HtmlElement] = {}
     for block in page:
@@ -109,10 +114,10 @@ def density_blocks(root: HtmlElement) -> list[Block]:
             el = el.getparent()
     best_id, best_score = max(scores.items(), key=lambda kv: kv[1])
     if best_score <= 0:
-        return []
+        return None, []
     best = elements[best_id]
     inside = {id(el) for el in best.iter()}
-    return [b for b in page if id(b.owner) in inside and b.link_density < _NAV_MIN_LINK_DENSITY]
+    return best, [b for b in page if id(b.owner) in inside and b.link_density < _NAV_MIN_LINK_DENSITY]
 
 
 def _weight(block: Block) -> float:

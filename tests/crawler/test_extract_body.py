@@ -73,3 +73,18 @@ def test_choice_between_candidates() -> None:
     # One side empty: the other.
     assert choose_body({"density": [], "trafilatura": [P1]}) == [P1]
     assert choose_body({"density": [P2], "trafilatura": []}) == [P2]
+
+
+def test_one_walk_gives_both_block_views() -> None:
+    # A share bar inside a paragraph, and a furniture box between two story boxes: the kept view
+    # skips their text without cutting a block there, the full view reads it.
+    from crawler.extract_blocks import block_views, blocks
+
+    html = f"""<html><body><div class="story"><p>{P1}<span class="share">分享到微信</span>续</p>
+    <div class="related"><ul><li><a href="/x">相关新闻一则</a></li></ul></div>尾声<p>{P2}</p></div></body></html>"""
+    root = lxml.html.document_fromstring(html)
+    every, kept = block_views(root)
+    assert [b.text for b in every] == [b.text for b in blocks(root)]
+    assert [b.text for b in kept] == [b.text for b in blocks(root, furniture=True)]
+    assert [b.text for b in kept] == [P1 + "续", "尾声", P2]
+    assert "相关新闻一则" in [b.text for b in every]
