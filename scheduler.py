@@ -48,6 +48,11 @@ from yuqing.errors import YuqingError
 log = logging.getLogger("yuqing.scheduler")
 
 HEARTBEAT_SECONDS = 5.0
+# Diagnosis of the daemon's own memory: with YUQING_TRACEMALLOC=<folder> the daemon traces Python
+# allocations and writes a tracemalloc snapshot there every TRACE_EVERY finished crawls (compare two
+# with `python -m bench.soak --diff A B`). Off by default: tracing costs time and memory.
+TRACEMALLOC_ENV = "YUQING_TRACEMALLOC"
+TRACE_EVERY = 50
 # The daily checks (ledger reminders, reports, retention) get this long in their process.
 DAILY_TIME_LIMIT = 3600.0
 
@@ -108,11 +113,60 @@ def crawl_children() -> list[int]:
             if ppid != me:
                 continue
             cmdline = (entry / "cmdline").read_bytes()
+            if b"--serve" in cmdline:  # the job server: its crawls end with their client processes
+                continue
             if b"crawler.job" in cmdline or b"daily-check" in cmdline:
                 found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+class JobServer:
+    """The job server the daemon's crawl processes hand their work to (`crawler.job --serve`).
+
+    It imports Scrapy, trafilatura, SQLAlchemy and jieba's dictionary once and forks each crawl from
+    there, instead of every crawl process importing them again (see crawler/job.py). The crawls
+    find it by `$YUQING_JOB_SERVER`, set here before any job runs; when it is not (yet) listening
+    they crawl the old way. It ends with the daemon; one that died is started again by the heartbeat.
+    `YUQING_JOB_SERVER=off` in the daemon's environment goes without it.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.dir = Path(tempfile.mkdtemp(prefix="yuqing-jobs-"))  # private (0700), short enough for a socket
+        self.path = str(self.dir / "jobs.sock")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> JobServer:
+        from crawler.job import SERVER_ENV
+
+        os.environ[SERVER_ENV] = self.path  # before the scheduler runs: no thread reads it yet
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.job", "--serve", self.path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # its messages go to stderr, where the daemon logs
+            cwd=Path(__file__).resolve().parent,
+        )
+        return self
+
+    def check(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            log.warning("the crawl job server exited (code %s); starting it again", self.proc.returncode)
+            self.start()
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _kill(pids: list[int], sig: int) -> None:
@@ -154,6 +208,9 @@ class Daemon:
         self._running_lock = threading.Lock()
         self._http: Any = None
         self._scheduler: BackgroundScheduler | None = None
+        self._crawls_done = 0
+        self._job_server: JobServer | None = None
+        self._trace_dir = os.environ.get(TRACEMALLOC_ENV) or None
 
     # ---- configuration ------------------------------------------------------------------
 
@@ -346,6 +403,7 @@ class Daemon:
 
         result = jobs.crawl_job(self.settings, self.db, [source_id])
         self.metrics.record_crawl(result)
+        self._after_crawl(len(result.summaries))
         for s in result.summaries:
             log.info(
                 "crawl %s: %s, %d pages, %d new posts, %d new matches%s",
@@ -356,6 +414,24 @@ class Daemon:
                 s.new_matches,
                 f" ({s.error})" if s.error else "",
             )
+
+    def _after_crawl(self, crawls: int) -> None:
+        """Count finished crawls; when tracing memory, write a snapshot every TRACE_EVERY of them."""
+        with self._running_lock:
+            before = self._crawls_done
+            self._crawls_done += crawls
+            after = self._crawls_done
+        if self._trace_dir is None or before // TRACE_EVERY == after // TRACE_EVERY:
+            return
+        import gc
+        import tracemalloc
+
+        if not tracemalloc.is_tracing():
+            return
+        gc.collect()
+        path = Path(self._trace_dir) / f"crawls-{after:05d}.tracemalloc"
+        tracemalloc.take_snapshot().dump(str(path))
+        log.info("memory trace: %d crawls, snapshot in %s", after, path)
 
     def _digest(self, unit_id: str) -> None:
         import yuqing.jobs as jobs
@@ -415,6 +491,8 @@ class Daemon:
     def _heartbeat(self) -> None:
         self.last_heartbeat = time.time()
         self.metrics.heartbeat.set(self.last_heartbeat)
+        if self._job_server is not None and not self.stopping.is_set():
+            self._job_server.check()
         if not self.lock.alive():
             log.error("lost the scheduler lock (database session gone): stopping so that one scheduler runs")
             self.request_stop()
@@ -472,6 +550,12 @@ class Daemon:
         """Start everything, serve until asked to stop, then stop within `daemon.stop_timeout`."""
         from yuqing.metrics import DatabaseCollector, HttpEndpoint
 
+        if self._trace_dir is not None:
+            import tracemalloc
+
+            Path(self._trace_dir).mkdir(parents=True, exist_ok=True)
+            tracemalloc.start(int(os.environ.get(TRACEMALLOC_ENV + "_FRAMES", "10")))
+            log.info("memory trace: tracing allocations, snapshots in %s", self._trace_dir)
         self._accept(self.live_settings, ruleset)
         s = self.settings
         self._scheduler = BackgroundScheduler(
@@ -488,6 +572,8 @@ class Daemon:
         self.metrics.registry.register(DatabaseCollector(lambda: (self.db, self.settings)))
         self.metrics.started.set(time.time())
         self._http = HttpEndpoint(s.daemon.listen, self.metrics, self.health).start()
+        if os.environ.get("YUQING_JOB_SERVER") != "off":
+            self._job_server = JobServer().start()
         previous = {
             sig: signal.signal(sig, handler)
             for sig, handler in (
@@ -546,6 +632,8 @@ class Daemon:
                 "stopping: %d crawl runs recorded as abandoned; they are redone at the next start", abandoned
             )
         self._scheduler.shutdown(wait=False)
+        if self._job_server is not None:
+            self._job_server.stop()
         if self._http:
             self._http.stop()
         if self.busy():

@@ -1,6 +1,7 @@
 """Soak: the real daemon against a local site for many crawl cycles; its memory and scheduler lag.
 
     python -m bench soak [--cycles 1000] [--sources 4] [--every 2]
+    python -m bench soak --diff A.tracemalloc B.tracemalloc   (what grew between two snapshots)
 
 Starts `yuqing daemon` as a process (SQLite, a real SMTP server, a local site that publishes a new
 article every few seconds, some of them on a watched topic, so every cycle stores, matches and sends
@@ -14,7 +15,11 @@ Goals (issue 6): memory flat after warm-up (no growth trend), RSS <= 300 MB, lag
 baseline is the same run's RSS just after warm-up; the growth is reported as a ratio to it and as a
 slope per 100 cycles. Each crawl cycle is a real Scrapy process (about 1.5 s of CPU): on two shared
 cores this ran 0.11 to 0.31 cycles a second, so the default 1,000 cycles take about one to two and a
-half hours there; `--cycles 150` gives a look in 10 to 20 minutes.
+half hours there; `--cycles 150` gives a look in 10 to 20 minutes. Every 100 cycles it prints the
+figures so far (RSS trend, lag), so a run stopped early still says something.
+
+To see what grows, run it with YUQING_TRACEMALLOC=<folder> in the environment: the daemon then
+writes a tracemalloc snapshot there every 50 crawls (see scheduler.py), and `--diff` compares two.
 """
 
 from __future__ import annotations
@@ -95,7 +100,9 @@ class GrowingSite:
         self.site.stop()
 
 
-def settings_text(tmp: Path, site: GrowingSite, smtp_port: int, port: int, every: float) -> str:
+def settings_text(
+    tmp: Path, site: GrowingSite, smtp_port: int, port: int, every: float, extract_workers: str = "0"
+) -> str:
     sources = "".join(
         f"""
   - id: soak-{s}
@@ -110,7 +117,9 @@ def settings_text(tmp: Path, site: GrowingSite, smtp_port: int, port: int, every
 database: sqlite:///{tmp / "soak.db"}
 allow_networks: [127.0.0.0/8]
 smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: yuqing@example.org}}
-crawl: {{contact: https://example.org/yuqing-soak, delay: 0.01s, parallel_sources: 2}}
+# extract_workers: each cycle reads one or two tiny articles; a pool of spawned readers per crawl
+# would cost more CPU than the reading (bench/crawl.py measures the pool on real pages).
+crawl: {{contact: https://example.org/yuqing-soak, delay: 0.01s, parallel_sources: 2, extract_workers: {extract_workers}}}
 daemon: {{listen: "127.0.0.1:{port}", jitter: 1s, stop_timeout: 20s, misfire_grace: 30s}}
 # New posts are compared with the stories of the last `event_window` (30 days in production, so the
 # daemon's working set grows for a month, then holds); a short window reaches that steady state
@@ -131,6 +140,14 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of the process itself and of its finished children (its crawl
+    processes, once reaped), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -156,6 +173,53 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return statistics.linear_regression(xs, ys).slope
 
 
+def trend(samples: list[tuple[float, int, float, float]]) -> tuple[float, float, float]:
+    """RSS after warm-up, at the end (means of the first and last thirds of the samples after the
+    first fifth) and the least-squares slope per 100 cycles after warm-up."""
+    warm = max(1, len(samples) // 5)  # the first fifth: imports, caches, the first posts
+    steady = samples[warm:] or samples
+    xs = [float(c) for _, c, _, _ in steady]
+    ys = [r for _, _, r, _ in steady]
+    base = statistics.mean(ys[: max(1, len(ys) // 3)])
+    end = statistics.mean(ys[-max(1, len(ys) // 3) :])
+    return base, end, slope(xs, ys) * 100
+
+
+def interim(samples: list[tuple[float, int, float, float]], metrics: dict[str, float]) -> str:
+    """One line of the figures so far (printed every 100 cycles)."""
+    base, end, per100 = trend(samples)
+    count = metrics.get("yuqing_scheduler_lag_count", 0.0)
+    over = count - metrics.get('yuqing_scheduler_lag_bucket{le="1.0"}', 0.0)
+    mean = metrics.get("yuqing_scheduler_lag_sum", 0.0) / count if count else 0.0
+    peak = max(r for _, _, r, _ in samples)
+    return (
+        f"-- so far: {samples[-1][1]} cycles in {samples[-1][0]:.0f}s; rss after warm-up {base:.1f} MB, "
+        f"latest {end:.1f} MB, peak {peak:.1f} MB, trend {per100:+.2f} MB per 100 cycles; lag mean "
+        f"{mean * 1000:.1f} ms, largest sampled {max(x[3] for x in samples) * 1000:.1f} ms, "
+        f"{int(over)} of {int(count)} starts over 1 s"
+    )
+
+
+def diff(before: str, after: str, top: int = 25) -> int:
+    """Print what grew most between two tracemalloc snapshots the daemon wrote."""
+    import tracemalloc
+
+    old = tracemalloc.Snapshot.load(before)
+    new = tracemalloc.Snapshot.load(after)
+    ignore = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+    ]
+    old, new = old.filter_traces(ignore), new.filter_traces(ignore)
+    total = sum(s.size for s in new.statistics("filename")) - sum(s.size for s in old.statistics("filename"))
+    print(f"traced Python memory: {total / 1024:+.1f} KiB between {before} and {after}")
+    for stat in new.compare_to(old, "traceback")[:top]:
+        print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+        for line in stat.traceback.format(limit=6):
+            print("    " + line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -166,14 +230,28 @@ def main(argv: list[str] | None = None) -> int:
         "--every", type=float, default=2.0, help="each source's interval in seconds (default 2)"
     )
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples (default 5)")
+    parser.add_argument(
+        "--extract-workers",
+        default="0",
+        help="crawl.extract_workers of the soak's settings (default 0: inline; 'auto' as in production)",
+    )
+    parser.add_argument(
+        "--diff", nargs=2, metavar="SNAPSHOT", help="compare two tracemalloc snapshots and stop"
+    )
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    if args.diff:
+        return diff(*args.diff)
 
+    # `kill` (SIGTERM) of the bench ends it as Ctrl-C does: the daemon and the servers are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-soak-"))
     site = GrowingSite(args.sources, period=3.0).start()
     smtp = SmtpServer().start()
     port = free_port()
     settings = tmp / "settings.yaml"
-    settings.write_text(settings_text(tmp, site, smtp.port, port, args.every), encoding="utf-8")
+    settings.write_text(
+        settings_text(tmp, site, smtp.port, port, args.every, args.extract_workers), encoding="utf-8"
+    )
     log = (tmp / "daemon.log").open("wb")
     yuqing = str(ROOT / ".venv" / "bin" / "yuqing")
     # As deploy/yuqing.service runs it: fewer glibc malloc arenas for a threaded process.
@@ -190,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{'elapsed':>8} {'cycles':>7} {'rss MB':>7} {'lag s':>6} {'posts':>6} {'sent':>5}")
     samples: list[tuple[float, int, float, float]] = []  # elapsed, cycles, rss, lag
+    next_report = 100
+    cpu = (0.0, 0.0)
     started = time.monotonic()
     code = 0
     try:
@@ -203,23 +283,30 @@ def main(argv: list[str] | None = None) -> int:
                     print("soak: the daemon did not start; see", tmp / "daemon.log")
                     return 1
                 time.sleep(0.5)
-        while True:
-            time.sleep(args.sample)
-            if daemon.poll() is not None:
-                print("soak: the daemon exited unexpectedly; see", tmp / "daemon.log")
-                return 1
-            metrics = scrape(port)
-            done = cycles_done(metrics)
-            lag = metrics.get("yuqing_scheduler_lag_seconds", 0.0)
-            elapsed = time.monotonic() - started
-            samples.append((elapsed, done, rss_mb(daemon.pid), lag))
-            print(
-                f"{elapsed:8.0f} {done:7d} {samples[-1][2]:7.1f} {lag:6.3f} "
-                f"{int(metrics.get('yuqing_posts', 0)):6d} {int(metrics.get('yuqing_deliveries_sent_total', 0)):5d}",
-                flush=True,
-            )
-            if done >= args.cycles:
-                break
+        try:
+            while True:
+                time.sleep(args.sample)
+                if daemon.poll() is not None:
+                    print("soak: the daemon exited unexpectedly; see", tmp / "daemon.log")
+                    return 1
+                metrics = scrape(port)
+                done = cycles_done(metrics)
+                lag = metrics.get("yuqing_scheduler_lag_seconds", 0.0)
+                elapsed = time.monotonic() - started
+                samples.append((elapsed, done, rss_mb(daemon.pid), lag))
+                cpu = cpu_seconds(daemon.pid)
+                print(
+                    f"{elapsed:8.0f} {done:7d} {samples[-1][2]:7.1f} {lag:6.3f} "
+                    f"{int(metrics.get('yuqing_posts', 0)):6d} {int(metrics.get('yuqing_deliveries_sent_total', 0)):5d}",
+                    flush=True,
+                )
+                if done >= next_report and len(samples) >= 5:
+                    print(interim(samples, metrics), flush=True)
+                    next_report = (done // 100 + 1) * 100
+                if done >= args.cycles:
+                    break
+        except KeyboardInterrupt:  # stopped early (Ctrl-C, kill): the figures so far
+            print("soak: stopped before the planned cycles; the figures below are partial", flush=True)
         lag_count = metrics.get("yuqing_scheduler_lag_count", 0.0)
         lag_mean = metrics.get("yuqing_scheduler_lag_sum", 0.0) / lag_count if lag_count else 0.0
         lag_over = lag_count - metrics.get('yuqing_scheduler_lag_bucket{le="1.0"}', 0.0)
@@ -234,13 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         smtp.stop()
         log.close()
 
-    warm = max(1, len(samples) // 5)  # the first fifth: imports, caches, the first posts
-    steady = samples[warm:]
-    xs = [float(c) for _, c, _, _ in steady]
-    ys = [r for _, _, r, _ in steady]
-    base = statistics.mean(ys[: max(1, len(ys) // 3)])
-    end = statistics.mean(ys[-max(1, len(ys) // 3) :])
-    per100 = slope(xs, ys) * 100
+    if not samples:
+        print("soak: no sample was taken")
+        return 1
+    base, end, per100 = trend(samples)
     peak = max(r for _, _, r, _ in samples)
     max_lag = max(lag for *_, lag in samples)
     total_cycles = samples[-1][1]
@@ -252,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
         f"rss: after warm-up {base:.1f} MB, at the end {end:.1f} MB (ratio {end / base:.3f}), peak {peak:.1f} MB"
     )
     print(f"rss trend after warm-up: {per100:+.2f} MB per 100 cycles")
+    if total_cycles:
+        print(
+            f"cpu per cycle: {(cpu[0] + cpu[1]) / total_cycles:.2f}s (crawl processes {cpu[1] / total_cycles:.2f}s, "
+            f"daemon {cpu[0] / total_cycles:.2f}s); wall per cycle {samples[-1][0] / total_cycles:.2f}s"
+        )
     print(
         f"scheduler lag: mean {lag_mean * 1000:.1f} ms over {int(lag_count)} job starts, largest sampled {max_lag * 1000:.1f} ms, {int(lag_over)} starts over 1 s"
     )

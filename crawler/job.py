@@ -4,6 +4,15 @@ This is what `crawler.run` starts (as Scrapyd runs jobs): a broken or leaking sp
 process, never with the daemon. The job builds the Scrapy settings, loads what the source already
 knows from the database, runs the spider with the pipelines, and prints ONE JSON line on stdout, the
 summary the parent records. Scrapy's log goes to stderr.
+
+The job server (`python -m crawler.job --serve SOCKET`, started by the daemon): importing Scrapy,
+trafilatura, SQLAlchemy and reading jieba's dictionary is most of a small crawl's CPU, paid again by
+every crawl process. The server does it once, then forks one process per crawl from that state. When
+`$YUQING_JOB_SERVER` names its socket, `python -m crawler.job` (still the process `crawler.run`
+starts, times and kills) hands its arguments, environment and standard streams to the server and
+waits for the forked crawl's exit code: the crawl runs in its own process as before, writes to the
+same pipes, gets the same SIGTERM, and kills itself when that process dies (killed at its time
+limit, or by the daemon stopping). No server, or one that does not answer: the crawl runs here.
 """
 
 from __future__ import annotations
@@ -14,17 +23,39 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from yuqing.config import Settings, load_settings
-from yuqing.errors import ConfigError, Problem, YuqingError
-from yuqing.storage import Database, open_database, utcnow
-
-from .context import JobContext, load_context, save_validators
-from .scrapy_settings import scrapy_settings
+if TYPE_CHECKING:  # imported where used: the hand-over to the job server must start fast
+    from yuqing.config import Settings
+    from yuqing.storage import Database
 
 # How the parent hands the child its database (the same one, even when the settings file's differs).
 DATABASE_ENV = "YUQING_JOB_DATABASE"
+# The job server's socket (see the module docstring); the daemon sets it for its crawls.
+SERVER_ENV = "YUQING_JOB_SERVER"
+# What the job server imports once. Not crawler.middlewares: it imports `twisted.internet.reactor`,
+# which installs a reactor, and each crawl must install its own (Scrapy's asyncio reactor).
+PRELOAD = (
+    "sqlalchemy.orm",
+    "yuqing.config",
+    "yuqing.storage",
+    "scrapy.crawler",
+    "scrapy.core.engine",
+    "scrapy.core.scraper",
+    "scrapy.http",
+    "scrapy.spiders",
+    "protego",
+    "spiders",
+    "spiders.news",
+    "spiders.rss",
+    "spiders.forum",
+    "spiders.recheck",
+    "crawler.context",
+    "crawler.scrapy_settings",
+    "crawler.pipelines",
+    "crawler.extract",
+    "rules",
+)
 
 
 def spider_class(kind: str, recheck: bool = False) -> Any:
@@ -38,6 +69,12 @@ def spider_class(kind: str, recheck: bool = False) -> Any:
 def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int] | None = None) -> dict[str, Any]:
     """Crawl one source in this process; the summary dict the parent expects."""
     from scrapy.crawler import CrawlerProcess
+
+    from yuqing.errors import ConfigError, Problem
+    from yuqing.storage import utcnow
+
+    from .context import JobContext, load_context, save_validators
+    from .scrapy_settings import scrapy_settings
 
     started = time.monotonic()
     source = settings.source(source_id)
@@ -107,6 +144,22 @@ def _good(stats: dict[str, Any], prefix: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if len(args_list) == 2 and args_list[0] == "--serve":
+        return serve(args_list[1])
+    if argv is None and os.environ.get(SERVER_ENV):
+        code = _via_server(os.environ[SERVER_ENV], args_list)
+        if code is not None:
+            return code
+    return run_main(args_list)
+
+
+def run_main(argv: list[str]) -> int:
+    """The crawl itself, in this process."""
+    from yuqing.config import load_settings
+    from yuqing.errors import YuqingError
+    from yuqing.storage import open_database
+
     parser = argparse.ArgumentParser(prog="python -m crawler.job", description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--source", required=True)
@@ -126,6 +179,192 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The job server
+
+
+def _via_server(path: str, argv: list[str]) -> int | None:
+    """Have the job server run this crawl in a process of its own; its exit code, or None when the
+    server is not there or refused (the caller then crawls here)."""
+    import signal
+    import socket
+
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(path)
+        request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+        socket.send_fds(conn, [len(request).to_bytes(4, "big") + request], [0, 1, 2])
+        replies = conn.makefile("rb")
+        started = replies.readline()
+    except OSError:
+        return None
+    if not started:
+        return None  # the server could not fork: nothing ran, so crawl here
+    pid = int(json.loads(started)["pid"])
+
+    def forward(signum: int, _frame: Any) -> None:
+        # What is sent to this process (the daemon stopping) goes to the crawl, which ends cleanly.
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        ended = replies.readline()
+    except OSError:
+        ended = b""
+    if not ended:
+        sys.stderr.write(f"the crawl process {pid} ended without a result (killed or crashed)\n")
+        return 1
+    return int(json.loads(ended)["exit"])
+
+
+def _recv_request(conn: Any) -> tuple[dict[str, Any], list[int]]:
+    import socket
+
+    data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+    if len(data) < 4 or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("not a crawl request")
+    size = int.from_bytes(data[:4], "big")
+    body = bytearray(data[4:])
+    while len(body) < size:
+        more = conn.recv(size - len(body))
+        if not more:
+            break
+        body += more
+    return json.loads(bytes(body)), fds
+
+
+def _die_with_client(conn: Any) -> None:
+    """In a forked crawl: end when the process that asked for it is gone (killed at its time limit,
+    or by the daemon). The client sends nothing after its request, so recv returns only then."""
+    import signal
+
+    try:
+        while conn.recv(4096):
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _run_forked(conn: Any, request: dict[str, Any], fds: list[int]) -> int:
+    """In the forked process: become the client's crawl process (streams, environment, directory,
+    default signals) and run the crawl."""
+    import signal
+    import threading
+
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in zip((0, 1, 2), fds, strict=True):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = [sys.argv[0], *request["argv"]]
+    conn.settimeout(None)
+    conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+    threading.Thread(target=_die_with_client, args=(conn,), name="client-watch", daemon=True).start()
+    try:
+        code = run_main(list(request["argv"]))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else 2
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+    return code
+
+
+def serve(path: str) -> int:
+    """The job server: preload, then fork one crawl process per request until the parent (the
+    daemon) is gone or SIGTERM comes. Single-threaded, so forking it is safe."""
+    import gc
+    import signal
+    import socket
+    import threading
+
+    started = time.process_time()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    from rules.segment import _base_dictionary
+
+    _base_dictionary()  # jieba's parsed dictionary: each rule set's tokenizer starts from a copy
+    if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
+        sys.stderr.write("yuqing job server: a preloaded module started a reactor or a thread; not serving\n")
+        return 1
+    parent = os.getppid()
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(16)
+    listener.settimeout(1.0)
+    # Objects that exist now are never collected: the gc does not touch (and so copy) their pages
+    # in every forked crawl.
+    gc.collect()
+    gc.freeze()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    took = time.process_time() - started
+    sys.stderr.write(f"yuqing job server: ready on {path} (preloaded in {took:.1f}s CPU)\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    try:
+        while os.getppid() == parent:
+            _reap()
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                conn.settimeout(10.0)
+                request, fds = _recv_request(conn)
+                pid = os.fork()
+                if pid == 0:  # the crawl process
+                    code = 1
+                    try:
+                        listener.close()
+                        code = _run_forked(conn, request, fds)
+                    finally:
+                        os._exit(code)
+                for fd in fds:
+                    os.close(fd)
+            except Exception as exc:  # one bad request must not end the server
+                sys.stderr.write(f"yuqing job server: request refused: {type(exc).__name__}: {exc}\n")
+            finally:
+                conn.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return 0
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 if __name__ == "__main__":
