@@ -14,9 +14,10 @@ Figures, each with the number of pages it is computed on:
 - title and author: exact match after NFKC, whitespace removal and lower-casing; CWCE authors
   separated by spaces are compared as a set.
 
-Two thresholds were set while looking at these pages (`crawler.extract_body.COVERAGE`, when one
-body candidate covers the other, and `crawler.extract_byline.BYLINE_MAX_CHARS`, when a dated line
-is prose rather than a byline). The leave-one-source-out table re-tunes each over a small grid on
+Three thresholds were set while looking at these pages (`crawler.extract_body.COVERAGE`, when one
+body candidate covers the other; `crawler.extract_body.SPLIT_HIGH`, when the density body's prose is
+split between boxes and trafilatura is asked for a second opinion; `crawler.extract_byline.BYLINE_MAX_CHARS`,
+when a dated line is prose rather than a byline). The leave-one-source-out table re-tunes each over a small grid on
 all sources but one, scores the held-out source with the value chosen without it, and prints the
 pooled held-out figure beside the in-sample one: a large drop would mean the value is overfitted.
 The per-source table shows the same gap per site family. Last, the forum and Q&A pages of
@@ -224,6 +225,7 @@ def _fmt(values: list[float] | list[bool]) -> str:
 # metric -> (module, constant, grid, Score field)
 TUNABLES: dict[str, tuple[object, str, tuple[float, ...], str]] = {
     "body F1": (crawler.extract_body, "COVERAGE", (0.8, 0.85, 0.9, 0.95), "f1"),
+    "body (ask)": (crawler.extract_body, "SPLIT_HIGH", (0.8, 0.85, 0.9, 0.95), "f1"),
     "date acc": (crawler.extract_byline, "BYLINE_MAX_CHARS", (40, 80, 120, 200), "dates"),
 }
 

@@ -31,7 +31,14 @@ from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
 from crawler.extract_blocks import Block, block_views, blocks, fold
-from crawler.extract_body import choose_body, clean_lines, density_body, link_texts, without_link_lines
+from crawler.extract_body import (
+    choose_body,
+    clean_lines,
+    density_body,
+    density_doubt,
+    link_texts,
+    without_link_lines,
+)
 from crawler.extract_byline import (
     EDITOR_PATTERNS,
     EXPLICIT_PATTERNS,
@@ -134,18 +141,20 @@ def _body_lines(root: HtmlElement, story_blocks: list[Block], html: str, url: st
         cleaned = clean_lines(lines, title=title)
         if cleaned:
             return cleaned
-    container, density_blocks = density_body(story_blocks)
-    density = clean_lines((b.text for b in density_blocks), title=title)
-    # A whole page: trafilatura reads the container our density scorer chose, not the page. Its part
-    # in `choose_body` is a second opinion on where the story starts and ends inside that container
-    # (a blog page of several posts, a story followed by the next one), and on its paragraphs; the
-    # rest of the page only costs time (its pruning pass over a whole page is most of its cost) and
-    # offers it sidebars to pick. Measured on the dev gold pages: body F1 0.973 both ways, at two
-    # thirds of its time. A saved fragment (a `<div>`, a `<text>` dump) it parses itself, because it
-    # judges those by its own parse (it drops one-element fragments, which are mostly navigation)
-    # and our parser wraps them in <html><body>.
+    found = density_body(story_blocks)
+    density = clean_lines((b.text for b in found.blocks), title=title)
+    if density_doubt(found, density) is None:
+        # One story box, or one run of paragraphs, mostly prose: trafilatura would only cost time.
+        return density
+    # In doubt, trafilatura reads the container our density scorer chose, not the page: its part in
+    # `choose_body` is a second opinion on where the story starts and ends inside that container
+    # and on its paragraphs; the rest of the page only costs time (its pruning pass over a whole
+    # page is most of its cost) and offers it sidebars to pick. Measured on the dev gold pages:
+    # body F1 the same either way, at two thirds of its time. A saved fragment (a `<div>`, a
+    # `<text>` dump) it parses itself, because it judges those by its own parse (it drops
+    # one-element fragments, which are mostly navigation) and our parser wraps them in <html><body>.
     document = "html" in html[:50].lower()
-    extracted = trafilatura.extract(_story_document(root, container) if document else html, url=url or None,
+    extracted = trafilatura.extract(_story_document(root, found.container) if document else html, url=url or None,
                                     include_comments=False, include_tables=True, fast=True, output_format="txt",
                                     deduplicate=False)
     theirs = without_link_lines(clean_lines((extracted or "").splitlines(), title=title), link_texts(root))
@@ -157,7 +166,8 @@ def _story_document(root: HtmlElement, container: HtmlElement | None) -> HtmlEle
     whole page when density found no container or chose the whole body."""
     if container is None or container.tag in ("html", "body"):
         return root
-    document = lxml.html.Element("html")
+    # Made by our parser, so its elements keep the cheap class lookup (see _PARSER).
+    document = _PARSER.makeelement("html")
     body = etree.SubElement(document, "body")
     story = copy.deepcopy(container)
     story.tail = None  # the text after the container is not in it
