@@ -12,6 +12,7 @@ every post; a topic's severity combines its best rule's score with it.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ _SCOPE_FIELDS = {"any": FIELDS, "title": ("title",), "body": ("text",)}
 _FIRST = ("none", "regex", "all", "near")
 _EVALUATION_ORDER = tuple((key, OPERATORS[key]) for key in sorted(OPERATORS, key=lambda k: _FIRST.index(k) if k in _FIRST else len(_FIRST)))
 _NOTHING: dict[str, list[tuple[int, int]]] = {}
+_PATTERN_INDEX = operator.itemgetter(0)
 _NO_CUES: list[tuple[int, int, Any]] = []
 _NO_MATCHES: list[tuple[int, int, int]] = []
 _EMPTY_SCAN = ("", _NO_MATCHES, _NO_CUES, False, "")
@@ -95,11 +97,22 @@ def _scan(rs: RuleSet, raw: str) -> _Scan:
     matches = rs.find_matches(n, overlapping=True)
     if not matches:
         return n, _NO_MATCHES, _NO_CUES, False, folded  # shared empties: never mutated
+    return _scanned(rs, n, folded, matches)
+
+
+def _scanned(rs: RuleSet, n: str, folded: str, matches: list[tuple[int, int, int]]) -> _Scan:
+    """The scan of a field the automaton found something in."""
     cues = rs.pattern_cue
     cue_hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
     # Trigger words have the lowest pattern indices: the smallest index (a C-level min over the
     # tuples, no Python loop) tells whether any rule can fire.
     return n, matches, cue_hits, min(matches)[0] < rs.trigger_count, folded
+
+
+def _words_of(rs: RuleSet, matches: list[tuple[int, int, int]]) -> set[str | None]:
+    """The rule words among the matches (with None for the other patterns), with C-level loops only:
+    enough to tell whether a rule may fire, which most posts with a trigger word settle here."""
+    return set(map(rs.pattern_word.__getitem__, map(_PATTERN_INDEX, matches)))
 
 
 def _candidates_of(rs: RuleSet, matches: list[tuple[int, int, int]]) -> dict[str, list[tuple[int, int]]]:
@@ -346,11 +359,13 @@ class RuleSet:
             ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.DFA) if self.patterns else None
         )
         # Bound once: these two run for every field of every post.
+        self.normalise = self.normaliser.normalise
         self.fold = self.normaliser.fold
         self.find_matches = self.automaton.find_matches_as_indexes if self.automaton is not None else None
         self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
         neutral = self.negativity_model.evaluate([])
         self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
+        self._negativity_only: dict[tuple[float, bool, tuple[str, ...]], Analysis] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -359,17 +374,33 @@ class RuleSet:
         """Topics (best rule each), severity and negativity of one post."""
         if segment_all:
             return self.explain(title, text, segment_all=True)[0]
-        title_scan, text_scan = _scan(self, title), _scan(self, text)
+        if title or self.find_matches is None:
+            title_scan, text_scan = _scan(self, title), _scan(self, text)
+        else:
+            # The commonest post, a body without a title, with `_scan` inlined: when the automaton
+            # finds nothing at all, no rule can fire and no cue counts.
+            n, folded = self.fold(text)
+            matches = self.find_matches(n, overlapping=True)
+            if not matches:
+                return self._neutral
+            title_scan, text_scan = _EMPTY_SCAN, _scanned(self, n, folded, matches)
         if title_scan[3] or text_scan[3]:
-            found = {"title": _candidates_of(self, title_scan[1]), "text": _candidates_of(self, text_scan[1])}
-            runnable = self._runnable(found)
+            runnable = self._runnable(_words_of(self, title_scan[1]), _words_of(self, text_scan[1]))
             if runnable:
+                found = {"title": _candidates_of(self, title_scan[1]), "text": _candidates_of(self, text_scan[1])}
                 return self._explain(title, text, (title_scan, text_scan), found, runnable, segment_all=False)[0]
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
         if not title_scan[2] and not text_scan[2]:
             return self._neutral
-        score, negative, reasons = self.negativity_model.evaluate_parts([(title_scan[0], title_scan[2]), (text_scan[0], text_scan[2])])
-        return Analysis((), negative, score, reasons)
+        verdict = self.negativity_model.evaluate_parts([(title_scan[0], title_scan[2]), (text_scan[0], text_scan[2])])
+        # The same few verdicts come up again and again (one "！！", one "居然"): an Analysis is
+        # frozen, so one object per verdict is shared instead of building one per post.
+        analysis = self._negativity_only.get(verdict)
+        if analysis is None:
+            if len(self._negativity_only) >= 4096:
+                self._negativity_only.clear()
+            analysis = self._negativity_only[verdict] = Analysis((), verdict[1], verdict[0], verdict[2])
+        return analysis
 
     def explain(
         self, title: str, text: str, *, segment_all: bool = False, scans: tuple[_Scan, _Scan] | None = None
@@ -381,7 +412,7 @@ class RuleSet:
             neg = self.negativity_model.evaluate([(scans[0][0], scans[0][2]), (scans[1][0], scans[1][2])])
             return Analysis((), neg.negative, neg.score, neg.reasons), []
         found = {"title": _candidates_of(self, scans[0][1]), "text": _candidates_of(self, scans[1][1])}
-        return self._explain(title, text, scans, found, self._runnable(found), segment_all=segment_all)
+        return self._explain(title, text, scans, found, self._runnable(set(found["title"]), set(found["text"])), segment_all=segment_all)
 
     def _explain(
         self,
@@ -428,22 +459,20 @@ class RuleSet:
             return "medium"
         return "low"
 
-    def _runnable(self, found: dict[str, dict[str, list[tuple[int, int]]]]) -> list[int]:
+    def _runnable(self, title: set[str | None], text: set[str | None]) -> list[int]:
         """The rules worth evaluating, in rule order: indexed under a word that was found, and with
         a candidate from each word list they need (set tests only, no jieba). Most posts with a
         trigger word have none (in the bench sample 1,023 of 1,150) and never build a `_Post`."""
-        title, text = found["title"], found["text"]
         by_word = self.rules_by_word
+        both = title | text
         ids: set[int] = set()
-        for words in (title, text):
-            for norm in words:
-                rules = by_word.get(norm)
-                if rules:
-                    ids.update(rules)
+        for norm in both:
+            rules = by_word.get(norm)  # type: ignore[arg-type]  # None (not a rule word) is simply absent
+            if rules:
+                ids.update(rules)
         if not ids:
             return []
-        present = {"title": set(title), "body": set(text)}
-        present["any"] = present["title"] | present["body"]
+        present = {"title": title, "body": text, "any": both}
         out: list[int] = []
         for i in sorted(ids) if len(ids) > 1 else ids:
             for norms, scope in self._required[i]:

@@ -89,13 +89,15 @@ def dag_starts(freq: dict[str, int], total: int, block: str, offset: int = 0) ->
     logtotal = log(total)
     score = [0.0] * (n + 1)  # jieba's route[i][0]; route[n] = (0, 0)
     last = [0] * (n + 1)  # jieba's route[i][1]: the last character of the best word starting at i
+    get = freq.get
     for idx in range(n - 1, -1, -1):
         best = 0.0
         best_i = -1
         i = idx
         frag = block[idx]
-        while frag in freq:
-            f = freq[frag]
+        # jieba's "while frag in FREQ" (a prefix of some word), with one lookup: prefixes are stored
+        # with frequency 0, so None means not in the dictionary at all.
+        while (f := get(frag)) is not None:
             if f:
                 s = log(f) - logtotal + score[i + 1]
                 # max() over (score, i) tuples in jieba: a tie goes to the longer word.

@@ -121,6 +121,6 @@ def test_only_rules_whose_words_hit_are_evaluated(make_rules: Make) -> None:
 
     post = _Post(rs, "", "他家吃上了低保", segment_all=False)
     # b: its word was not found; c: 名单 was not even a candidate; d: not in the title.
-    assert [rs.rules[i].id for i in rs._runnable(post.candidates)] == ["a"]
+    assert [rs.rules[i].id for i in rs._runnable(set(post.candidates["title"]), set(post.candidates["text"]))] == ["a"]
     post = _Post(rs, "低保", "低保名单", segment_all=False)
-    assert [rs.rules[i].id for i in rs._runnable(post.candidates)] == ["a", "c", "d"]
+    assert [rs.rules[i].id for i in rs._runnable(set(post.candidates["title"]), set(post.candidates["text"]))] == ["a", "c", "d"]
