@@ -88,6 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             f"f1={s['f1']:.3f} negativity_accuracy={s['negativity_accuracy']:.3f}"
         )
         print(f"{'':>20}{per}")
+    # The learned negativity model is off in the shipped lexicon (speed); its figures, for the choice.
+    from rules.negativity import LEXICON, MODEL, NegativityModel
+
+    if MODEL.exists() and rs.negativity_model.learned is None:
+        learned = NegativityModel.from_file(LEXICON, rs.normaliser, learned=MODEL)
+        row = []
+        for name, subset in parts.items():
+            ok = sum(learned.score(rs.normaliser.normalise(g["text"]).text).negative == g["negative"] for g in subset)
+            row.append(f"{name.split(' (')[0]} {ok / max(len(subset), 1):.3f}")
+        print(f"{'':>20}negativity with the learned model (off in the shipped lexicon): " + ", ".join(row))
     if "--errors" in argv:
         for g in parts.get("tuning (70%)", []) + own:
             p = pred[g["id"]]

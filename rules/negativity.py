@@ -9,13 +9,20 @@ wrongdoing (谁同意的？ 钱去哪了？), so a plain consultation stays neut
 post's target, not its mood: a shop review's bad mood has no cue here. The verdict carries the cues
 that drove it as its reasons.
 
-A small statistical model was considered and left out: the project ships no labelled training
-data of its own large enough to beat the lexicon measurably (see bench/rules_quality.py).
+A small learned model (`rules/negativity_model.json`, trained offline by bench/train_negativity.py)
+then corrects the lexicon's verdict for posts that hold at least one cue: a logistic regression over
+the post's characters and character pairs that takes the lexicon's log-odds as a fixed input, so
+the lexicon still decides when the model has nothing to say. Its features are found with a second
+automaton pass, only for posts with a cue; the reasons name the features that weighed most. A post
+without any cue stays neutral and costs nothing more.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +35,14 @@ from yuqing.yamlfile import load_yaml
 from .normalise import Normaliser
 
 LEXICON = Path(__file__).parent / "negativity.yaml"
+MODEL = Path(__file__).parent / "negativity_model.json"
 # The end of a window back from a cue that lies in the cue's own clause.
 _CLAUSE_TAIL = re.compile(r"[^，,。！？!?；;：:\n、…]*$")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 # From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
 _RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
-_KEYS = ("threshold", "scale", "negators", "negation_window", "cues")
+_FIRST = operator.itemgetter(0)
+_KEYS = ("threshold", "scale", "negators", "negation_window", "cues", "model")
 _CUE_KEYS = ("weight", "negatable", "words")
 
 
@@ -64,10 +73,49 @@ class _Cue:
         object.__setattr__(self, "checks_negation", self.negatable and self.weight > 0)
 
 
-class NegativityModel:
-    """The lexicon compiled into one automaton."""
+class Learned:
+    """The learned correction: a bias and a weight per character or character pair, found with
+    their own automaton (not the engine's, whose pass every post pays for)."""
 
-    def __init__(self, cues: list[_Cue], negators: list[str], *, threshold: float, scale: float, window: int, normaliser: Normaliser):
+    def __init__(self, bias: float, features: dict[str, float]):
+        self.bias = bias
+        self.words = list(features)
+        self.weights = [features[w] for w in self.words]
+        self.magnitudes = [abs(w) for w in self.weights]
+        self.automaton = ahocorasick_rs.AhoCorasick(self.words) if self.words else None
+
+    @classmethod
+    def from_file(cls, path: Path) -> Learned:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return cls(float(doc["bias"]), {str(k): float(v) for k, v in doc["features"].items()})
+
+    def contributions(self, texts: list[str]) -> set[int]:
+        """Indices of the features found, each counted once per post however often it occurs.
+        C-level set and map calls: this runs for every post with a cue."""
+        if self.automaton is None:
+            return set()
+        found: set[int] = set()
+        for text in texts:
+            if text:
+                found.update(map(_FIRST, self.automaton.find_matches_as_indexes(text, overlapping=True)))
+        return found
+
+
+class NegativityModel:
+    """The lexicon compiled into one automaton, and the learned correction when there is one."""
+
+    def __init__(
+        self,
+        cues: list[_Cue],
+        negators: list[str],
+        *,
+        threshold: float,
+        scale: float,
+        window: int,
+        normaliser: Normaliser,
+        learned: Learned | None = None,
+    ):
+        self.learned = learned
         self.threshold = threshold
         self.scale = scale
         self.window = window
@@ -91,7 +139,10 @@ class NegativityModel:
         return cls.from_file(LEXICON, normaliser)
 
     @classmethod
-    def from_file(cls, path: Path, normaliser: Normaliser) -> NegativityModel:
+    def from_file(cls, path: Path, normaliser: Normaliser, *, learned: bool | Path = True) -> NegativityModel:
+        """The lexicon at `path`, with the learned model its `model` key names (beside it) unless
+        `learned` is false (the training script scores with the lexicon alone); a path for
+        `learned` loads that model whatever the key says (bench/rules_quality compares both)."""
         doc, problems = load_yaml(path)
         if doc is None:
             raise RuleError(problems)
@@ -115,6 +166,13 @@ class NegativityModel:
                 problems.append(doc.problem(["cues", name, "weight"], "'weight' must be a number"))
                 continue
             cues += [_Cue(str(w), str(name), float(weight), bool(section.get("negatable", True))) for w in section.get("words") or []]
+        model: Learned | None = None
+        model_path = learned if isinstance(learned, Path) else path.parent / str(root.get("model") or "")
+        if isinstance(learned, Path) or (learned and root.get("model")):
+            try:
+                model = Learned.from_file(model_path)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                problems.append(doc.problem(["model"], f"cannot read the learned model {model_path.name}: {exc}"))
         if problems:
             raise RuleError(problems)
         return cls(
@@ -124,7 +182,12 @@ class NegativityModel:
             scale=float(root.get("scale", 2.0)),
             window=int(root.get("negation_window", 4)),
             normaliser=normaliser,
+            learned=model,
         )
+
+    def log_odds(self, score: float) -> float:
+        """The lexicon's verdict as log-odds (0 at the threshold): what the learned model adds to."""
+        return math.log(score / (1.0 - score)) if 0.0 < score < 1.0 else math.copysign(50.0, score - 0.5)
 
     def score(self, text: str) -> Negativity:
         """Negativity of a normalised text."""
@@ -168,7 +231,17 @@ class NegativityModel:
                 counted[word] = cue.weight
                 reasons.append(cue.reason)
         raw = sum(counted.values())
-        return self._squash(raw), raw >= self.threshold, tuple(reasons)
+        if self.learned is None:
+            return self._squash(raw), raw >= self.threshold, tuple(reasons)
+        # The learned correction: the lexicon's log-odds plus the bias and the weights of the
+        # characters and pairs found; the verdict is its sign, the score its logistic.
+        learned = self.learned
+        found = learned.contributions([text for text, _ in parts])
+        correction = learned.bias + sum(map(learned.weights.__getitem__, found))
+        z = (raw - self.threshold) * 2.0 / self.scale + correction
+        top = heapq.nlargest(5, found, key=learned.magnitudes.__getitem__)
+        reasons.append(f"model: {correction:+.2f} (" + ", ".join(f"{learned.words[i]} {learned.weights[i]:+.2f}" for i in top) + ")")
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), z >= 0.0, tuple(reasons)
 
     def _squash(self, raw: float) -> float:
         """The raw sum as a 0..1 score, 0.5 at the threshold."""

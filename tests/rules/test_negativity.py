@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 
 from rules.engine import RuleSet
+from rules.negativity import LEXICON, MODEL, NegativityModel
+from rules.normalise import Normaliser
+from yuqing.errors import RuleError
 
 
 @pytest.mark.parametrize(
@@ -34,3 +40,44 @@ def test_reasons_name_the_words(shipped: RuleSet) -> None:
     negated = shipped.analyse("", "整个招录过程不存在内定。")
     assert not negated.negative
     assert any("negated" in r and "内定" in r for r in negated.reasons) or any("不存在" in r for r in negated.reasons)
+
+
+LEXICON_WITH_MODEL = """\
+model: tiny_model.json
+threshold: 1.5
+cues:
+  grievance: {weight: 1.5, words: [服了]}
+"""
+
+
+def _with_model(tmp_path: Path, model: str) -> NegativityModel:
+    (tmp_path / "tiny_model.json").write_text(model, encoding="utf-8")
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(LEXICON_WITH_MODEL, encoding="utf-8")
+    return NegativityModel.from_file(lexicon, Normaliser())
+
+
+def test_learned_model_corrects_the_lexicon_and_names_its_features(tmp_path: Path) -> None:
+    model = _with_model(tmp_path, '{"bias": 0.0, "features": {"又": -2.0, "考编": 1.0}}')
+    # The cue alone sits exactly on the threshold (log-odds 0): the features found decide.
+    pulled = model.score("考编又服了")
+    assert not pulled.negative
+    assert "model: -1.00 (又 -2.00, 考编 +1.00)" in pulled.reasons
+    assert pulled.score == pytest.approx(1 / (1 + math.exp(1.0)))
+    pushed = model.score("考编服了，考编")  # a feature counts once however often it occurs
+    assert pushed.negative and pushed.score == pytest.approx(1 / (1 + math.exp(-1.0)))
+    # No cue at all: the model is not consulted, the post stays neutral.
+    assert model.score("考编考编").reasons == () and not model.score("考编考编").negative
+
+
+def test_learned_model_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(RuleError) as err:
+        _with_model(tmp_path, '{"features": {}}')
+    assert "tiny_model.json" in str(err.value.problems[0])
+
+
+def test_shipped_model_loads_but_is_off_by_default() -> None:
+    normaliser = Normaliser()
+    assert NegativityModel.shipped(normaliser).learned is None  # speed: see rules/negativity.yaml
+    learned = NegativityModel.from_file(LEXICON, normaliser, learned=MODEL).learned
+    assert learned is not None and len(learned.words) > 1000
