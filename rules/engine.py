@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import operator
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick_rs
+import jieba
 
 from yuqing.records import Hit
 
@@ -362,13 +364,38 @@ class RuleSet:
         self.normalise = self.normaliser.normalise
         self.fold = self.normaliser.fold
         self.find_matches = self.automaton.find_matches_as_indexes if self.automaton is not None else None
-        self.tokenizer, self.added_words = new_tokenizer(patterns, user_dict)
+        # jieba's tokenizer is built when the first post needs word boundaries (`tokenizer`): its
+        # dictionary is most of the cost of a load, and many crawls never need it (no post in them
+        # holds all the words of a rule).
+        self._tokenizer_words = frozenset(patterns)
+        self._user_dict = user_dict
+        self._tokenizer: tuple[jieba.Tokenizer, frozenset[str]] | None = None
+        self._tokenizer_lock = threading.Lock()
         neutral = self.negativity_model.evaluate([])
         self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
         self._negativity_only: dict[tuple[float, bool, tuple[str, ...]], Analysis] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def _words_tokenizer(self) -> tuple[jieba.Tokenizer, frozenset[str]]:
+        built = self._tokenizer
+        if built is None:
+            with self._tokenizer_lock:
+                built = self._tokenizer
+                if built is None:
+                    built = self._tokenizer = new_tokenizer(self._tokenizer_words, self._user_dict)
+        return built
+
+    @property
+    def tokenizer(self) -> jieba.Tokenizer:
+        """The private jieba tokenizer with the rule words and the operator's dictionary added."""
+        return self._words_tokenizer()[0]
+
+    @property
+    def added_words(self) -> frozenset[str]:
+        """The rule words that were added to the tokenizer's dictionary (not already jieba words)."""
+        return self._words_tokenizer()[1]
 
     def analyse(self, title: str, text: str, *, segment_all: bool = False) -> Analysis:
         """Topics (best rule each), severity and negativity of one post."""

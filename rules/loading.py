@@ -4,10 +4,23 @@ Load order: the shipped pack (`rules/pack/*.yaml`, unless `rules.shipped: false`
 operator's files and folders from `rules.paths`, in the order listed (a folder's files sorted by
 name). Later files may `disable` or `override` earlier rules. Any problem in any file stops the
 load with a `RuleError` listing every problem at file:line; nothing half-loaded is ever returned.
+
+Loading is paid by every crawl process, so it is kept cheap: the parsed rules of a set of files that
+loaded without a problem are kept in a pickle in the cache folder (`segment.cache_dir()`), under a
+hash of the files' bytes, the rules package's own code and data, and the library versions, so any
+change to any of them makes a new entry; and jieba's dictionary is read only when a post first needs
+word boundaries (`RuleSet.tokenizer`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import logging
+import os
+import pickle
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +28,9 @@ from yuqing.errors import Problem, RuleError
 from yuqing.yamlfile import load_yaml
 
 from .engine import RuleSet
-from .language import parse_files
+from .language import RuleSpec, TopicSpec, parse_files
 from .normalise import Normaliser
+from .segment import cache_dir
 
 PACK_DIR = Path(__file__).parent / "pack"
 
@@ -56,15 +70,109 @@ def user_dict_path(settings: Any) -> Path | None:
 def build_ruleset(paths: list[Path], *, user_dict: Path | None = None, normaliser: Normaliser | None = None) -> RuleSet:
     """Compile the given rule files (in order) into a RuleSet, or raise RuleError with every problem."""
     norm = normaliser or Normaliser()
-    parsed = parse_files(paths, norm)
-    problems = list(parsed.problems)
-    if user_dict is not None and not user_dict.is_file():
-        problems.append(Problem(str(user_dict), None, None, "rules.user_dict: file not found"))
+    problems: list[Problem] = []
+    key = _cache_key(paths)
+    parsed = _cached(key) if key is not None else None
+    if parsed is None:
+        fresh = parse_files(paths, norm)
+        problems += fresh.problems
+        if not fresh.problems and key is not None:
+            _store(key, (fresh.topics, fresh.rules))
+        parsed = fresh.topics, fresh.rules
+    if user_dict is not None:
+        problems += _user_dict_problems(user_dict)
     if problems:
         raise RuleError(problems)
-    return RuleSet(parsed.topics, parsed.rules, normaliser=norm, user_dict=user_dict)
+    topics, rules = parsed
+    return RuleSet(topics, rules, normaliser=norm, user_dict=user_dict)
 
 
 def load_ruleset(settings: Any) -> RuleSet:
     """The configured rules, compiled. Raises RuleError listing every problem (file:line)."""
     return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings))
+
+
+def _user_dict_problems(path: Path) -> list[Problem]:
+    """What jieba would fail on when it reads the operator's dictionary (it is read only when the
+    first post needs word boundaries, too late to tell `rules check`)."""
+    if not path.is_file():
+        return [Problem(str(path), None, None, "rules.user_dict: file not found")]
+    try:
+        path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(str(path), None, None, f"rules.user_dict: not a readable UTF-8 file ({exc})")]
+    return []
+
+
+# -- the cache of parsed rule files -------------------------------------------------------------
+
+_log = logging.getLogger(__name__)
+# Bump when what is pickled changes shape in a way the code hash below would not see.
+_CACHE_FORMAT = "rules-cache-1"
+_KEEP = 8  # cache entries kept (the newest): a few settings files may share the cache folder
+# Whatever parsing depends on besides the rule files: this package's code and data (negativity
+# lexicon and model included: cheap to hash, and a stale entry must never be used), the YAML reader
+# and the error messages, and the libraries that fold words (OpenCC) or read YAML.
+_CODE = Path(__file__).parent
+_YUQING = Path(__file__).resolve().parent.parent / "yuqing"
+_LIBRARIES = ("OpenCC", "ruamel.yaml", "jieba", "ahocorasick-rs")
+
+
+def _cache_key(paths: list[Path]) -> str | None:
+    """A hash of everything the parsed rules depend on, or None (no cache folder, unreadable file:
+    then the files are parsed, and any problem is reported as usual)."""
+    if cache_dir() is None:
+        return None
+    h = hashlib.sha256(f"{_CACHE_FORMAT}\0{sys.version}\0".encode())
+    for name in _LIBRARIES:
+        try:
+            h.update(f"{name}={importlib.metadata.version(name)}\0".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{name}=?\0".encode())
+    own = sorted(p for p in _CODE.iterdir() if p.suffix in (".py", ".yaml", ".yml", ".json") and p.is_file())
+    own += [_YUQING / "yamlfile.py", _YUQING / "errors.py"]
+    try:
+        for p in [*own, *paths]:
+            h.update(f"{p}\0".encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _cache_file(key: str) -> Path | None:
+    folder = cache_dir()
+    return folder / f"rules-{key[:32]}.pickle" if folder is not None else None
+
+
+def _cached(key: str) -> tuple[dict[str, TopicSpec], list[RuleSpec]] | None:
+    path = _cache_file(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as f:
+            stored_key, value = pickle.load(f)  # our own file, in a folder only this user can write
+    except Exception as exc:  # a torn or foreign file: parse again, and overwrite it
+        _log.debug("rules cache %s unreadable (%s), parsing the rule files", path, exc)
+        return None
+    if stored_key != key:
+        return None
+    topics, rules = value
+    return topics, rules
+
+
+def _store(key: str, value: tuple[dict[str, TopicSpec], list[RuleSpec]]) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
+    try:
+        # Written beside and renamed into place: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rules-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        entries = sorted(path.parent.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[_KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # a full disk or a read-only folder costs speed, never a load
+        _log.debug("rules cache not written to %s: %s", path.parent, exc)

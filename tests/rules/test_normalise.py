@@ -43,3 +43,23 @@ def test_hits_point_at_original_text(shipped: RuleSet) -> None:
     hits = [h for t in shipped.analyse("", raw).topics for h in t.hits]
     assert hits and all(raw[h.start : h.end] == h.found for h in hits)
     assert any(h.found == "帶病提拔" and h.word == "带病提拔" for h in hits)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ＡＢＣ１２３　干　部 and İstanbul 干 * 部",  # full-width, upper case, a letter lower() lengthens
+        "a 干 部 b\n\n　　村 - 支 - 书。 x",  # runs next to non-Han characters stay
+        "干 部" * 50 + "，干部",
+        "plain text with no Han at all",
+    ],
+)
+def test_every_position_maps_back(norm: Normaliser, raw: str) -> None:
+    """Each normalised character maps back to the original character it came from (folding keeps
+    one character for one, removal only drops junk between Han characters)."""
+    n = norm.normalise(raw)
+    assert norm.fold(raw) == (n.text, n.folded)
+    for i, ch in enumerate(n.text):
+        start, end = n.to_original(i, i + 1)
+        assert end == start + 1
+        assert norm.normalise(raw[start]).text == ch

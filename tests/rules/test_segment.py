@@ -8,7 +8,7 @@ from pathlib import Path
 import jieba
 
 from rules.engine import RuleSet
-from rules.segment import Boundaries, new_tokenizer
+from rules.segment import BLOCK, Boundaries, dag_starts, new_tokenizer
 
 
 def test_rule_words_are_not_split_and_global_jieba_is_untouched() -> None:
@@ -42,3 +42,31 @@ def test_block_cutting_equals_full_segmentation(shipped: RuleSet) -> None:
     texts = ["骨干部门的干部交流轮岗，村支书仍未公开低保名单。", "公司招聘；事业单位招聘！两委换届", "人才引进的安家费拖了两年，谁同意的？"]
     for text in texts:
         assert shipped.analyse("标题里的干部", text) == shipped.analyse("标题里的干部", text, segment_all=True)
+
+
+def test_own_dag_cut_equals_jieba(shipped: RuleSet) -> None:
+    """`dag_starts` re-implements jieba's no-HMM cut; it must cut exactly as jieba does, letters and
+    digits joined into one token included (jieba's `buf`)."""
+    tok = shipped.tokenizer
+    blocks = [
+        "骨干部门的干部交流轮岗", "村支书仍未公开低保名单", "iPhone12手机", "2023年3月5日", "abc123中文def",
+        "a", "中", "x1", "区区区区区", "人才引进的安家费拖了两年", "考编考了六次", "3.5万元", "C919大飞机", "韩國瑜",
+        "中华人民共和国国务院办公厅关于进一步做好选调生工作的通知",
+    ]
+    for block in blocks:
+        expected = [0]
+        for word in tok.cut(block, HMM=False):
+            expected.append(expected[-1] + len(word))
+        assert dag_starts(tok.FREQ, tok.total, block) == expected, block
+        assert dag_starts(tok.FREQ, tok.total, block, 7) == [p + 7 for p in expected]
+
+
+def test_the_block_around_a_position() -> None:
+    tok, added = new_tokenizer([])
+    text = "“两委”换届，abc 干部-x.y！"
+    b = Boundaries(text, tok, False, added)
+    expected = {m.start(): m.span() for m in BLOCK.finditer(text)}
+    for m in BLOCK.finditer(text):
+        for pos in range(*m.span()):
+            assert b.block_at(pos) == expected[m.start()]
+    assert b.block_at(0) is None and b.block_at(text.index("，")) is None
