@@ -179,7 +179,9 @@ class Boundaries:
     hmm: bool
     # Rule words we added to the dictionary. A token that is one of them does not hide a shorter
     # rule word at its start or end (党支部 in 村党支部, 招聘 in 教师招聘): the words were added so
-    # that jieba would not split them, not so that they would swallow each other.
+    # that jieba would not split them, not so that they would swallow each other. A single character
+    # counts only when the rest of the token is a word of its own (村 in 村|党支部): in 考编 neither
+    # 考 nor 编 is a word, the two characters are one abbreviation.
     added: frozenset[str] = frozenset()
     # Cut with jieba's own `Tokenizer.cut` instead of `dag_starts`: the reference the benchmark
     # compares the engine with.
@@ -249,7 +251,11 @@ class Boundaries:
         if inside and self.added:
             ts, te = starts[i - 1], starts[i]
             if (ts == start or te == end) and self.text[ts:te] in self.added:
-                return True, True
+                if end - start > 1:
+                    return True, True
+                rest = self.text[end:te] if ts == start else self.text[ts:start]
+                if len(rest) > 1 and self.tokenizer.FREQ.get(rest):
+                    return True, True
         return False, inside
 
     def distance(self, p: int, q: int, limit: int) -> int:

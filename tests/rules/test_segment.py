@@ -70,3 +70,18 @@ def test_the_block_around_a_position() -> None:
         for pos in range(*m.span()):
             assert b.block_at(pos) == expected[m.start()]
     assert b.block_at(0) is None and b.block_at(text.index("，")) is None
+
+
+def test_one_character_word_inside_an_added_word() -> None:
+    """A rule word at the edge of a longer rule word jieba keeps whole counts (党支部 in 村党支部), a
+    single character only when the rest is a word itself: 村 in 村|党支部, but not 编 or 考 in 考编."""
+    tok, added = new_tokenizer(["考", "编", "考编", "村", "党支部", "村党支部"])
+    assert {"考编", "村党支部"} <= added
+    b = Boundaries("他去考编了", tok, False, added)
+    assert b.check(2, 4) == (True, True)  # 考编
+    assert b.check(2, 3) == (False, True)  # 考
+    assert b.check(3, 4) == (False, True)  # 编
+    b = Boundaries("某村党支部开会", tok, False, added)
+    assert b.check(1, 5) == (True, True)  # 村党支部
+    assert b.check(1, 2) == (True, True)  # 村
+    assert b.check(2, 5) == (True, True)  # 党支部
