@@ -2,8 +2,8 @@
 
 Extraction is most of a crawl's CPU (about three quarters of it on the bench's corpus pages), and
 run inline it stalls the downloads of the whole job while each page is read. With
-`crawl.extract_workers` > 0 the news and rss spiders hand the decoded page to a pool of that many
-processes (`spawn`ed: forking a process that runs a Twisted reactor is unsafe) and await the
+`crawl.extract_workers` > 0 the news and rss spiders hand the page's bytes to a pool of that many
+processes (which decode them too) (`spawn`ed: forking a process that runs a Twisted reactor is unsafe) and await the
 result, so fetching, matching and storing go on meanwhile and a machine's other cores do the
 reading. 0 reads inline, in the crawl process.
 """
@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .pages import Article, extract_article
+from .pages import Article, read_article
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ def default_workers() -> int:
     return 0 if cores < 2 else min(4, cores)
 
 
-def _extract(html: str, url: str, now: datetime, tz_name: str, selectors: dict[str, str] | None) -> Article:
-    return extract_article(html, url, now=now, tz=ZoneInfo(tz_name), selectors=selectors)
+def _read(body: bytes, content_type: str | None, forced: str | None, url: str, now: datetime, tz_name: str,
+          selectors: dict[str, str] | None) -> Article:
+    return read_article(body, content_type, url, forced=forced, now=now, tz=ZoneInfo(tz_name), selectors=selectors)
 
 
 def _warm() -> None:
@@ -46,7 +47,7 @@ def _warm() -> None:
 
 
 class Extractor:
-    """`await extractor(html, url, now=..., selectors=...)` -> Article, inline or in the pool."""
+    """`await extractor(body, content_type, url, forced=..., now=..., selectors=...)` -> Article."""
 
     def __init__(self, tz: ZoneInfo, workers: int | str):
         self.tz = tz
@@ -57,12 +58,14 @@ class Extractor:
             else None
         )
 
-    async def __call__(self, html: str, url: str, *, now: datetime, selectors: Mapping[str, str] | None) -> Article:
+    async def __call__(self, body: bytes, content_type: str | None, url: str, *, forced: str | None, now: datetime,
+                       selectors: Mapping[str, str] | None) -> Article:
+        """The article of a page's bytes (`crawler.pages.read_article`), read inline or in the pool."""
         chosen = dict(selectors) if selectors else None
         if self.pool is None:
-            return extract_article(html, url, now=now, tz=self.tz, selectors=chosen)
+            return read_article(body, content_type, url, forced=forced, now=now, tz=self.tz, selectors=chosen)
         try:
-            future = self.pool.submit(_extract, html, url, now, str(self.tz), chosen)
+            future = self.pool.submit(_read, body, content_type, forced, url, now, str(self.tz), chosen)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             # A worker died (out of memory, killed): read inline for the rest of the job rather
@@ -70,7 +73,7 @@ class Extractor:
             log.warning("extraction workers failed (%s); reading pages inline from now on", exc)
             self.close()
             self.pool = None
-            return extract_article(html, url, now=now, tz=self.tz, selectors=chosen)
+            return read_article(body, content_type, url, forced=forced, now=now, tz=self.tz, selectors=chosen)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -150,9 +150,11 @@ class YuqingSpider(scrapy.Spider):
         return None
 
     async def parse_article(self, response: Response) -> AsyncIterator[Post]:
-        html = self.text_of(response)
         now = self.fetch_time()
-        article = await self.extractor(html, response.url, now=now, selectors=self.source.selectors or None)
+        ctype = response.headers.get(b"Content-Type")
+        # Decoded where it is read (in an extraction worker when there are any), as `text_of` would.
+        article = await self.extractor(response.body, ctype.decode("latin-1") if ctype else None, response.url,
+                                       forced=self.source.encoding, now=now, selectors=self.source.selectors or None)
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("yuqing/articles")
         if not article.text.strip():

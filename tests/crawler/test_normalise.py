@@ -81,13 +81,15 @@ def test_extraction_in_worker_processes_reads_the_same_as_inline():
 
     from crawler.extract_pool import Extractor
 
-    html, _ = decode_html((PAGES / "article_1002.gbk.html").read_bytes(), None)
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
     now = datetime(2026, 1, 1, tzinfo=UTC)
 
     async def read(workers: int):  # type: ignore[no-untyped-def]
         extractor = Extractor(ZoneInfo("Asia/Shanghai"), workers)
         try:
-            return await extractor(html, "http://example.org/content/1002.html", now=now, selectors=None)
+            # GBK bytes with no charset in the header: the worker decodes them as inline reading does.
+            return await extractor(body, "text/html", "http://example.org/content/1002.html", forced=None, now=now,
+                                   selectors=None)
         finally:
             extractor.close()
 
