@@ -38,8 +38,8 @@ STREAM_POSTS = 10_000
 MAX_STREAM_SHARE = 1.0
 MIN_COUNT = 2  # a feature must occur in at least this many training posts
 L2 = 3.0
-TOP = 100_000
-N_MIN, N_MAX = 1, 3
+TOP = 100
+N_MIN, N_MAX = 1, 1
 ONLY_CUED = False
 # Characters that never start or end a feature (they separate clauses, not words).
 _SEPARATORS = set("，。！？、：；“”‘’（）《》【】,.!?:;()'\" \n\t…—-#@/|~")

@@ -19,10 +19,10 @@ without any cue stays neutral and costs nothing more.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import math
-import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +41,10 @@ _CLAUSE_TAIL = re.compile(r"[^，,。！？!?；;：:\n、…]*$")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 # From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
 _RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
-_FIRST = operator.itemgetter(0)
-_KEYS = ("threshold", "scale", "negators", "negation_window", "cues", "model")
+_KEYS = ("threshold", "scale", "negators", "negation_window", "cues", "together", "model")
+_TOGETHER_KEYS = ("weight", "words")
+_TOGETHER = "together"  # the category of a word only a `together` cue needs: it adds nothing alone
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _CUE_KEYS = ("weight", "negatable", "words")
 
 
@@ -74,31 +76,32 @@ class _Cue:
 
 
 class Learned:
-    """The learned correction: a bias and a weight per character or character pair, found with
+    """The learned correction: a bias and a weight per feature (characters, or runs of characters).
+    Single characters are found with one C-level set intersection; longer features, if any, with
     their own automaton (not the engine's, whose pass every post pays for)."""
 
     def __init__(self, bias: float, features: dict[str, float]):
         self.bias = bias
-        self.words = list(features)
-        self.weights = [features[w] for w in self.words]
-        self.magnitudes = [abs(w) for w in self.weights]
-        self.automaton = ahocorasick_rs.AhoCorasick(self.words) if self.words else None
+        self.weights = dict(features)
+        self.chars = frozenset(w for w in features if len(w) == 1)
+        self.runs = [w for w in features if len(w) > 1]
+        self.automaton = ahocorasick_rs.AhoCorasick(self.runs) if self.runs else None
 
     @classmethod
     def from_file(cls, path: Path) -> Learned:
         doc = json.loads(path.read_text(encoding="utf-8"))
         return cls(float(doc["bias"]), {str(k): float(v) for k, v in doc["features"].items()})
 
-    def contributions(self, texts: list[str]) -> set[int]:
-        """Indices of the features found, each counted once per post however often it occurs.
-        C-level set and map calls: this runs for every post with a cue."""
-        if self.automaton is None:
-            return set()
-        found: set[int] = set()
+    def found(self, texts: list[str]) -> set[str]:
+        """The features a post holds, each once however often it occurs."""
+        out: set[str] = set()
         for text in texts:
             if text:
-                found.update(map(_FIRST, self.automaton.find_matches_as_indexes(text, overlapping=True)))
-        return found
+                out |= self.chars.intersection(text)
+                if self.automaton is not None:
+                    runs = self.runs
+                    out.update(runs[i] for i, _s, _e in self.automaton.find_matches_as_indexes(text, overlapping=True))
+        return out
 
 
 class NegativityModel:
@@ -114,6 +117,7 @@ class NegativityModel:
         window: int,
         normaliser: Normaliser,
         learned: Learned | None = None,
+        together: list[tuple[str, float, list[list[str]]]] | None = None,
     ):
         self.learned = learned
         self.threshold = threshold
@@ -126,8 +130,27 @@ class NegativityModel:
             key = normaliser.word(cue.word)
             if key and key not in self.cues:
                 self.cues[key] = cue
+        # `together` cues: word lists that must all be found in one sentence (an official, his
+        # relative and a benefit: 局长的小舅子被提拔). Their words are found in the same pass as the
+        # other cues; a word no other cue names is added silently (it counts for nothing alone).
+        self.together: list[tuple[str, float, tuple[frozenset[str], ...]]] = []
+        for name, weight, members in together or []:
+            sets = []
+            for member in members:
+                words_of: set[str] = set()
+                for w in member:
+                    key = normaliser.word(w)
+                    if not key:
+                        continue
+                    if key not in self.cues:
+                        self.cues[key] = _Cue(w, _TOGETHER, 0.0, False)
+                    words_of.add(self.cues[key].word)
+                sets.append(frozenset(words_of))
+            self.together.append((name, weight, tuple(sets)))
+        self._together_words = frozenset().union(*(m for _, _, ms in self.together for m in ms))
         # Cues that lie inside another cue (公示 in 予以公示): only their hits need the containment test.
-        words = [c.word for c in self.cues.values()]
+        # (Lexicon cues only: a word only a `together` cue needs neither hides nor is hidden.)
+        words = [c.word for c in self.cues.values() if c.category != _TOGETHER]
         self._nested = {w for w in words if any(w != o and w in o for o in words)}
         # Used when scoring a text on its own; RuleSet.analyse finds the cues in its own pass.
         self._keys = list(self.cues)
@@ -173,6 +196,20 @@ class NegativityModel:
                 model = Learned.from_file(model_path)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 problems.append(doc.problem(["model"], f"cannot read the learned model {model_path.name}: {exc}"))
+        together: list[tuple[str, float, list[list[str]]]] = []
+        for name, section in (root.get("together") or {}).items():
+            if not isinstance(section, dict) or not isinstance(section.get("words"), list) or len(section["words"]) < 2:
+                problems.append(doc.problem(["together", name], "a together cue is {weight, words: [[...], [...], ...]} (two lists or more)"))
+                continue
+            for key in section:
+                if key not in _TOGETHER_KEYS:
+                    problems.append(doc.problem(["together", name, key], f"unknown key '{key}'{did_you_mean(str(key), _TOGETHER_KEYS)}"))
+            weight = section.get("weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                problems.append(doc.problem(["together", name, "weight"], "'weight' must be a number"))
+                continue
+            members = [[str(w) for w in m] if isinstance(m, list) else [str(m)] for m in section["words"]]
+            together.append((str(name), float(weight), members))
         if problems:
             raise RuleError(problems)
         return cls(
@@ -183,6 +220,7 @@ class NegativityModel:
             window=int(root.get("negation_window", 4)),
             normaliser=normaliser,
             learned=model,
+            together=together,
         )
 
     def log_odds(self, score: float) -> float:
@@ -211,18 +249,30 @@ class NegativityModel:
         rule can fire on, which builds its `Analysis` straight from it."""
         counted: dict[str, float] = {}
         reasons: list[str] = []
+        together_words = self._together_words
         for text, hits in parts:
+            placed: dict[str, list[int]] | None = None
             if len(hits) > 1:
                 # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business; only
                 # cues that are part of another cue can be, so the others skip the test.
                 nested = self._nested
                 hits = [
                     h for h in hits
-                    if h[2].word not in nested or not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)
+                    if h[2].word not in nested
+                    or not any(
+                        o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] and o[2].category != _TOGETHER for o in hits
+                    )
                 ]
             for start, _end, cue in hits:
                 word = cue.word
+                if word in together_words:
+                    if placed is None:
+                        placed = {}
+                    placed.setdefault(word, []).append(start)
                 if word in counted:
+                    continue
+                if cue.category == _TOGETHER:
+                    counted[word] = 0.0
                     continue
                 if cue.checks_negation and self._negated(text, start):
                     reasons.append(cue.negated_reason)
@@ -230,18 +280,51 @@ class NegativityModel:
                     continue
                 counted[word] = cue.weight
                 reasons.append(cue.reason)
+            if placed is not None and len(placed) > 1:
+                self._together_in(text, placed, counted, reasons)
         raw = sum(counted.values())
         if self.learned is None:
             return self._squash(raw), raw >= self.threshold, tuple(reasons)
         # The learned correction: the lexicon's log-odds plus the bias and the weights of the
         # characters and pairs found; the verdict is its sign, the score its logistic.
         learned = self.learned
-        found = learned.contributions([text for text, _ in parts])
-        correction = learned.bias + sum(map(learned.weights.__getitem__, found))
+        found = learned.found([text for text, _ in parts])
+        weights = learned.weights
+        correction = learned.bias + sum(map(weights.__getitem__, found))
         z = (raw - self.threshold) * 2.0 / self.scale + correction
-        top = heapq.nlargest(5, found, key=learned.magnitudes.__getitem__)
-        reasons.append(f"model: {correction:+.2f} (" + ", ".join(f"{learned.words[i]} {learned.weights[i]:+.2f}" for i in top) + ")")
+        top = heapq.nlargest(4, found, key=lambda f: abs(weights[f]))
+        reasons.append(f"model: {correction:+.2f} (" + ", ".join(f"{f} {weights[f]:+.2f}" for f in top) + ")")
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), z >= 0.0, tuple(reasons)
+
+    def _together_in(self, text: str, placed: dict[str, list[int]], counted: dict[str, float], reasons: list[str]) -> None:
+        """Count each `together` cue whose lists all have a word in one sentence of `text`."""
+        ends: list[int] | None = None
+        for name, weight, members in self.together:
+            key = _TOGETHER + ":" + name
+            if key in counted or any(m.isdisjoint(placed) for m in members):
+                continue
+            if ends is None:
+                ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+            # Per list, the sentences (by index) where one of its words is, and that word.
+            by_sentence: list[dict[int, tuple[str, int]]] = []
+            for member in members:
+                where: dict[int, tuple[str, int]] = {}
+                for word in member & placed.keys():
+                    for pos in placed[word]:
+                        where.setdefault(bisect.bisect_left(ends, pos), (word, pos))
+                by_sentence.append(where)
+            shared = set(by_sentence[0]).intersection(*by_sentence[1:])
+            if shared:
+                sentence = min(shared)
+                found = [w[sentence] for w in by_sentence]
+                names = " + ".join(word for word, _ in found)
+                # 排查村干部亲属享受低保 checks for the structure rather than reporting it.
+                if any(self._negated(text, pos) for _, pos in found):
+                    counted[key] = 0.0
+                    reasons.append(f"not counted (negated): {name}: {names}")
+                    continue
+                counted[key] = weight
+                reasons.append(f"{name}: {names} ({weight:+g})")
 
     def _squash(self, raw: float) -> float:
         """The raw sum as a 0..1 score, 0.5 at the threshold."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ def _with_model(tmp_path: Path, model: str) -> NegativityModel:
 
 def test_learned_model_corrects_the_lexicon_and_names_its_features(tmp_path: Path) -> None:
     model = _with_model(tmp_path, '{"bias": 0.0, "features": {"又": -2.0, "考编": 1.0}}')
-    # The cue alone sits exactly on the threshold (log-odds 0): the features found decide.
+    # The cue alone sits exactly on the threshold (log-odds 0): the features found decide. A
+    # single character is found by set intersection, a longer run by the model's automaton.
     pulled = model.score("考编又服了")
     assert not pulled.negative
     assert "model: -1.00 (又 -2.00, 考编 +1.00)" in pulled.reasons
@@ -80,4 +82,67 @@ def test_shipped_model_loads_but_is_off_by_default() -> None:
     normaliser = Normaliser()
     assert NegativityModel.shipped(normaliser).learned is None  # speed: see rules/negativity.yaml
     learned = NegativityModel.from_file(LEXICON, normaliser, learned=MODEL).learned
-    assert learned is not None and len(learned.words) > 1000
+    assert learned is not None and len(learned.weights) >= 50
+
+
+LEXICON_WITH_TOGETHER = """\
+threshold: 1.5
+negators: [排查]
+cues:
+  insinuation: {weight: 1.0, words: [小舅子]}
+together:
+  favouritism:
+    weight: 2.0
+    words: [[局长, 村主任], [小舅子, 侄女], [提拔, 包给]]
+"""
+
+
+@pytest.fixture
+def together(tmp_path: Path) -> NegativityModel:
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(LEXICON_WITH_TOGETHER, encoding="utf-8")
+    return NegativityModel.from_file(lexicon, Normaliser())
+
+
+@pytest.mark.parametrize(
+    ("text", "negative", "reason"),
+    [
+        ("局长的小舅子去年被提拔了。", True, "favouritism: 局长 + 小舅子 + 提拔 (+2)"),
+        ("鱼塘被村主任包给了他侄女，一包三十年。", True, "favouritism: 村主任 + 侄女 + 包给 (+2)"),
+        # Every list must be found in ONE sentence.
+        ("局长的小舅子来了。提拔的是别人。", False, None),
+        # A list's words alone count for nothing (提拔, 局长 are no cues here).
+        ("局长说今年要提拔年轻人。", False, None),
+        # A negator before one of its words: checking for the structure is not reporting it.
+        ("专项行动重点排查局长小舅子被提拔等问题。", False, "not counted (negated): favouritism: 局长 + 小舅子 + 提拔"),
+    ],
+)
+def test_together_cue_needs_all_its_lists_in_one_sentence(together: NegativityModel, text: str, negative: bool, reason: str | None) -> None:
+    verdict = together.score(text)
+    assert verdict.negative is negative, verdict.reasons
+    if reason is not None:
+        assert reason in verdict.reasons
+    assert not any(r.startswith(("提拔", "局长")) for r in verdict.reasons)  # silent words give no reason
+
+
+def test_together_cue_with_one_list_is_an_error(tmp_path: Path) -> None:
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text("together:\n  lonely: {weight: 1, words: [[局长]]}\n", encoding="utf-8")
+    with pytest.raises(RuleError) as err:
+        NegativityModel.from_file(lexicon, Normaliser())
+    assert "lexicon.yaml:2" in str(err.value.problems[0])
+
+
+def test_shipped_together_cue_on_a_promotion_of_kin(shipped: RuleSet) -> None:
+    a = shipped.analyse("", "我们局长一上任就把他的老部下提成了办公室主任。")
+    assert a.negative and any(r.startswith("favouritism:") for r in a.reasons)
+
+
+def test_readme_lexicon_example_loads(tmp_path: Path) -> None:
+    readme = Path(__file__).resolve().parents[2] / "rules" / "README.md"
+    blocks = re.findall(r"```yaml lexicon\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(blocks[0], encoding="utf-8")
+    verdict = NegativityModel.from_file(lexicon, Normaliser()).score("村主任把鱼塘包给了他小舅子")
+    assert verdict.negative and verdict.reasons == ("favouritism: 村主任 + 小舅子 + 包给 (+2)",)
