@@ -46,6 +46,9 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         "YUQING_MAX_CRAWL_DELAY": crawl.max_crawl_delay.total_seconds(),
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+        # Scrapy starts this many asyncio tasks for every response's output (default 100); our
+        # pipelines are synchronous, so they bought nothing and cost ~2 ms of CPU per page.
+        "CONCURRENT_ITEMS": 8,
         "DOWNLOAD_DELAY": delay,
         "RANDOMIZE_DOWNLOAD_DELAY": True,
         "AUTOTHROTTLE_ENABLED": True,
