@@ -38,10 +38,13 @@ LEXICON = Path(__file__).parent / "negativity.yaml"
 MODEL = Path(__file__).parent / "negativity_model.json"
 # The end of a window back from a cue that lies in the cue's own clause.
 _CLAUSE_TAIL = re.compile(r"[^，,。！？!?；;：:\n、…]*$")
+# The same, with list commas inside the clause: a rule's negator (严禁跑官要官、买官卖官) covers the
+# whole list after it.
+_CLAUSE_LIST_TAIL = re.compile(r"[^，,。！？!?；;：:\n…]*$")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 # From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
 _RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
-_KEYS = ("threshold", "scale", "negators", "negation_window", "cues", "together", "model")
+_KEYS = ("threshold", "scale", "negators", "clause_negators", "negation_window", "cues", "together", "model")
 _TOGETHER_KEYS = ("weight", "words")
 _TOGETHER = "together"  # the category of a word only a `together` cue needs: it adds nothing alone
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
@@ -118,6 +121,7 @@ class NegativityModel:
         normaliser: Normaliser,
         learned: Learned | None = None,
         together: list[tuple[str, float, list[list[str]]]] | None = None,
+        clause_negators: list[str] | None = None,
     ):
         self.learned = learned
         self.threshold = threshold
@@ -125,6 +129,9 @@ class NegativityModel:
         self.window = window
         self.negators = tuple(sorted({normaliser.word(n) for n in negators}, key=len, reverse=True))
         self._negator_re = re.compile("|".join(re.escape(n) for n in self.negators) or "(?!)")
+        # Negators of rules and notices (严禁, 不得) that cover everything after them in their clause.
+        clause = sorted({normaliser.word(n) for n in clause_negators or []}, key=len, reverse=True)
+        self._clause_negator_re = re.compile("|".join(re.escape(n) for n in clause)) if clause else None
         self.cues: dict[str, _Cue] = {}
         for cue in cues:
             key = normaliser.word(cue.word)
@@ -221,6 +228,7 @@ class NegativityModel:
             normaliser=normaliser,
             learned=model,
             together=together,
+            clause_negators=[str(n) for n in root.get("clause_negators") or []],
         )
 
     def log_odds(self, score: float) -> float:
@@ -332,6 +340,8 @@ class NegativityModel:
 
     def _negated(self, text: str, start: int) -> bool:
         """Whether a negator stands before the cue in its clause (within `negation_window` characters)."""
+        if self._clause_negator_re is not None and self._clause_negated(text, start):
+            return True
         window = text[max(0, start - self.window) : start]
         if not window or not self._negator_re.search(window):
             return False  # the common case, decided with one search
@@ -340,6 +350,16 @@ class NegativityModel:
         if not self._negator_re.search(_A_NOT_A.sub("", before)):
             return False
         return not _RHETORICAL.match(text, start)  # 这不是明摆着歧视吗？ affirms the cue
+
+    def _clause_negated(self, text: str, start: int) -> bool:
+        """Whether a rule's negator (严禁, 不得) stands anywhere before the cue in its clause, list
+        commas included (严禁跑官要官、买官卖官), or the cue is inside a document's title
+        (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one)."""
+        opening = text.rfind("《", max(0, start - 40), start)
+        if opening >= 0 and text.find("》", opening, start) < 0:
+            return True
+        clause = _CLAUSE_LIST_TAIL.search(text, max(0, start - 30), start).group()  # type: ignore[union-attr]
+        return bool(self._clause_negator_re.search(clause)) and not _RHETORICAL.match(text, start)  # type: ignore[union-attr]
 
 
 def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:

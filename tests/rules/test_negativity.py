@@ -26,6 +26,11 @@ from yuqing.errors import RuleError
         ("XX县2024年事业单位公开招聘笔试成绩予以公示，公示期5天。", False),  # routine notice
         ("村两委换届几年一次？", False),  # a plain question
         ("这家酒店的早餐太难吃了，房间也小，下次不来了。", False),  # a shop review's bad mood
+        ("严禁跑官要官、买官卖官。", False),  # a rule's negator covers the list after it
+        ("他们严禁别人说，自己却跑官要官。", True),  # ... but not the next clause
+        ("请认真学习《公务员录用违纪违规行为处理办法》。", False),  # a document's title accuses no one
+        ("村务监督委员会受理村民的投诉和举报。", False),  # a duty, not a complaint
+        ("就我一个被叫去复查，其他人都直接过了。后面的事大家自己想吧。", True),  # insinuation
     ],
 )
 def test_negativity_cases(shipped: RuleSet, text: str, negative: bool) -> None:
