@@ -71,7 +71,8 @@ def build_ruleset(paths: list[Path], *, user_dict: Path | None = None, normalise
     """Compile the given rule files (in order) into a RuleSet, or raise RuleError with every problem."""
     norm = normaliser or Normaliser()
     problems: list[Problem] = []
-    key = _cache_key(paths)
+    # The cached words were folded by the standard normaliser: a caller's own one parses afresh.
+    key = _cache_key(paths) if normaliser is None else None
     parsed = _cached(key) if key is not None else None
     if parsed is None:
         fresh = parse_files(paths, norm)
