@@ -132,6 +132,7 @@ class NegativityModel:
         # Negators of rules and notices (严禁, 不得) that cover everything after them in their clause.
         clause = sorted({normaliser.word(n) for n in clause_negators or []}, key=len, reverse=True)
         self._clause_negator_re = re.compile("|".join(re.escape(n) for n in clause)) if clause else None
+        self._clause_or_title = re.compile("|".join(["《", *(re.escape(n) for n in clause)]))
         self.cues: dict[str, _Cue] = {}
         for cue in cues:
             key = normaliser.word(cue.word)
@@ -355,10 +356,14 @@ class NegativityModel:
         """Whether a rule's negator (严禁, 不得) stands anywhere before the cue in its clause, list
         commas included (严禁跑官要官、买官卖官), or the cue is inside a document's title
         (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one)."""
-        opening = text.rfind("《", max(0, start - 40), start)
+        begin = max(0, start - 30)
+        # One C-level search decides the common case: no such negator and no title mark before the cue.
+        if not self._clause_or_title.search(text, begin, start):
+            return False
+        opening = text.rfind("《", begin, start)
         if opening >= 0 and text.find("》", opening, start) < 0:
             return True
-        clause = _CLAUSE_LIST_TAIL.search(text, max(0, start - 30), start).group()  # type: ignore[union-attr]
+        clause = _CLAUSE_LIST_TAIL.search(text[begin:start]).group()  # type: ignore[union-attr]  # always matches
         return bool(self._clause_negator_re.search(clause)) and not _RHETORICAL.match(text, start)  # type: ignore[union-attr]
 
 
