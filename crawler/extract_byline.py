@@ -57,6 +57,10 @@ EXPLICIT_PATTERNS = tuple(p for i, p in enumerate(WRITER_PATTERNS) if i != 1)
 EDITOR_PATTERNS = (
     re.compile(rf"(?:责任编辑|责编|编辑)\s*[:：]\s*(?P<name>{_HANDLE})"),
 )
+# A word (on the Simplified fold) that every match of each pattern above contains.
+_CREDIT_WORD = re.compile(
+    r"(?:作者|撰文|文|来稿)\s*[:：/]|记者|通讯员|实习生|评论员|报道|由|发表于|楼主|发帖人|博主|by|编辑|责编"
+)
 _LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|访问|统计|人气|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
 _NOT_A_NAME = re.compile(
     r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
@@ -170,7 +174,9 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
 
 def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER_PATTERNS) -> str | None:
     """The first credited person in these lines, by the order of `patterns`."""
-    pairs = [(line, fold(line)) for line in lines]
+    # Only lines holding a word that some credit pattern needs can hold a credit: the page's few
+    # such lines are tried against every pattern, not its hundreds of lines.
+    pairs = [(line, folded) for line in lines if _CREDIT_WORD.search(folded := fold(line))]
     for pattern in patterns:
         for line, folded in pairs:
             for m in pattern.finditer(folded):
