@@ -9,12 +9,15 @@ wrongdoing (谁同意的？ 钱去哪了？), so a plain consultation stays neut
 post's target, not its mood: a shop review's bad mood has no cue here. The verdict carries the cues
 that drove it as its reasons.
 
-A small learned model (`rules/negativity_model.json`, trained offline by bench/train_negativity.py)
-then corrects the lexicon's verdict for posts that hold at least one cue: a logistic regression over
-the post's characters and character pairs that takes the lexicon's log-odds as a fixed input, so
-the lexicon still decides when the model has nothing to say. Its features are found with a second
-automaton pass, only for posts with a cue; the reasons name the features that weighed most. A post
-without any cue stays neutral and costs nothing more.
+A small learned model (`rules/negativity_model.json`, trained offline by bench/train_negativity.py;
+off in the shipped lexicon, for speed) can then correct the lexicon's verdict for posts that hold
+at least one cue: a logistic regression over the post's characters that takes the lexicon's
+log-odds as a fixed input, so the lexicon still decides when the model has nothing to say. The
+reasons name the characters that weighed most. A post without any cue stays neutral.
+
+`together` cues are structures rather than words: lists that must each have a word in one sentence
+(an official, a relative, a benefit). Rule negators (严禁, 不得) cover their whole clause, and a cue
+inside a document's title (《……处理办法》) does not count.
 """
 
 from __future__ import annotations
