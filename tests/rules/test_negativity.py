@@ -31,6 +31,7 @@ from yuqing.errors import RuleError
         ("请认真学习《公务员录用违纪违规行为处理办法》。", False),  # a document's title accuses no one
         ("村务监督委员会受理村民的投诉和举报。", False),  # a duty, not a complaint
         ("就我一个被叫去复查，其他人都直接过了。后面的事大家自己想吧。", True),  # insinuation
+        ("林地流转出去一签五十年，大家觉得这个价格合理吗？", False),  # asking for opinions
     ],
 )
 def test_negativity_cases(shipped: RuleSet, text: str, negative: bool) -> None:
