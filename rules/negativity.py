@@ -321,7 +321,8 @@ class NegativityModel:
             by_sentence: list[dict[int, tuple[str, int]]] = []
             for member in members:
                 where: dict[int, tuple[str, int]] = {}
-                for word in member & placed.keys():
+                # Longest word first (老部下, not the 部下 inside it), then the earliest.
+                for word in sorted(member & placed.keys(), key=lambda w: (-len(w), placed[w][0])):
                     for pos in placed[word]:
                         where.setdefault(bisect.bisect_left(ends, pos), (word, pos))
                 by_sentence.append(where)
