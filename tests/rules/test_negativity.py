@@ -142,6 +142,8 @@ def test_together_cue_with_one_list_is_an_error(tmp_path: Path) -> None:
 def test_shipped_together_cue_on_a_promotion_of_kin(shipped: RuleSet) -> None:
     a = shipped.analyse("", "我们局长一上任就把他的老部下提成了办公室主任。")
     assert a.negative and any(r.startswith("favouritism:") for r in a.reasons)
+    fast = shipped.analyse("", "新来的副镇长才来一年就提了镇长。")
+    assert "too_fast: 才来 + 就提了 (+1.5)" in fast.reasons
 
 
 def test_readme_lexicon_example_loads(tmp_path: Path) -> None:
