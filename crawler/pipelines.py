@@ -3,18 +3,22 @@ normalise (100) -> dedupe (200) -> match (300) -> store (400).
 
 They transform, drop or store; none sends anything (delivery is `alerts/`' job, later, from the
 stored rows). Each is built through `from_crawler` and reads the job's context from the spider.
+The store writes in batches and does the database side of deduplication there, one query per
+batch (see `StorePipeline`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from yuqing.matching import units_for
 from yuqing.records import Post
@@ -69,7 +73,9 @@ class NormalisePipeline(_Stage):
 
 
 class DedupePipeline(_Stage):
-    """Drop a post whose URL is stored; point an exact copy of a stored body at its original."""
+    """Drop a post already seen in this crawl. Against the database (a URL already stored, an exact
+    copy of a stored body under another URL) the store stage checks each batch with one query
+    each, rather than two queries per post here."""
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
@@ -80,20 +86,7 @@ class DedupePipeline(_Stage):
         if url in self.seen:
             raise DropItem(f"already seen in this crawl: {url}")
         self.seen.add(url)
-        with self.job.db.session() as s:
-            if s.scalar(select(PostRow.id).where(PostRow.url == url)) is not None:
-                raise DropItem(f"already stored: {url}")
-            original = None
-            if item.post.content_hash:
-                original = s.scalar(
-                    select(PostRow.id)
-                    .where(PostRow.content_hash == item.post.content_hash, PostRow.duplicate_of.is_(None))
-                    .order_by(PostRow.id)
-                    .limit(1)
-                )
-        if original is not None:
-            self.stats.inc_value("yuqing/duplicates")
-        return dataclasses.replace(item, duplicate_of=original)
+        return item
 
 
 class MatchPipeline(_Stage):
@@ -114,54 +107,139 @@ class MatchPipeline(_Stage):
 
 
 class StorePipeline(_Stage):
-    """Write the post (unique by canonical URL) and one `matches` row per topic and watching unit."""
+    """Write the post (unique by canonical URL) and one `matches` row per topic and watching unit.
+
+    Posts are written in batches, one transaction per `BATCH_POSTS` posts or `BATCH_SECONDS`
+    seconds (whichever comes first, checked as posts arrive) and at the end of the crawl: a
+    transaction per post was a large part of the crawl process's time per page. Nothing is lost
+    on a crash: a post not yet written has no row, so its URL is not known and the next crawl
+    fetches it again. Counts (`yuqing/new_posts`, `yuqing/new_matches`) are of written posts only.
+    """
+
+    BATCH_POSTS = 50
+    BATCH_SECONDS = 2.0
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.pending: list[Candidate] = []
+        self.since = 0.0  # monotonic time of the oldest pending post
+        # Body hash -> id of the original written by this crawl: a copy whose original was still
+        # pending when the dedupe stage looked is pointed at it here.
+        self.originals: dict[str, int] = {}
 
     def process_item(self, item: Candidate) -> Candidate:
-        post = item.post
-        now = utcnow()
-        extra = dict(post.extra)
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(item)
+        if len(self.pending) >= self.BATCH_POSTS or time.monotonic() - self.since >= self.BATCH_SECONDS:
+            self.flush()
+        return item
+
+    def close_spider(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
         try:
             with self.job.db.session() as s:
-                row = PostRow(
-                    source_id=post.source_id,
-                    url=post.url,
-                    title=post.title,
-                    text=post.text,
-                    published_at=post.published_at,
-                    author=post.author,
-                    fetched_at=post.fetched_at,
-                    kind=post.kind,
-                    thread_url=post.thread_url,
-                    thread_title=post.thread_title,
-                    floor=post.floor,
-                    content_hash=post.content_hash,
-                    duplicate_of=item.duplicate_of,
-                    extra=extra,
-                )
-                s.add(row)
-                s.flush()
-                matches = 0
-                analysis = item.analysis
-                for tm in getattr(analysis, "topics", ()):
-                    for unit in units_for(self.job.settings, post.source_id, tm.topic):
-                        s.add(
-                            MatchRow(
-                                post_id=row.id,
-                                unit_id=unit,
-                                topic=tm.topic,
-                                rule_id=tm.rule_id,
-                                severity=tm.severity,
-                                score=float(tm.score),
-                                negative=bool(analysis.negative),
-                                negativity=float(analysis.negativity),
-                                hits=[asdict(h) for h in tm.hits],
-                                created_at=now,
-                            )
-                        )
-                        matches += 1
+                written = self._write(s, batch)
+            self.originals = self._originals_after(written)
         except IntegrityError:
-            raise DropItem(f"stored meanwhile by another crawl: {post.url}") from None
-        self.job.known_urls.add(post.url)
-        self.stats.inc_value("yuqing/new_posts")
-        self.stats.inc_value("yuqing/new_matches", matches)
-        return item
+            # Another crawl stored one of these URLs meanwhile: write them one by one, skipping it.
+            written = []
+            for item in batch:
+                try:
+                    with self.job.db.session() as s:
+                        one = self._write(s, [item])
+                    written += one
+                    self.originals = self._originals_after(one)
+                except IntegrityError:
+                    log.info("stored meanwhile by another crawl: %s", item.post.url)
+                    self.stats.inc_value("yuqing/stored_meanwhile")
+        for item, matches, row in written:
+            self.job.known_urls.add(item.post.url)
+            self.stats.inc_value("yuqing/new_posts")
+            self.stats.inc_value("yuqing/new_matches", matches)
+            if row.duplicate_of is not None:
+                self.stats.inc_value("yuqing/duplicates")
+
+    def _write(self, s: Session, batch: list[Candidate]) -> list[tuple[Candidate, int, PostRow]]:
+        now = utcnow()
+        stored = set(s.scalars(select(PostRow.url).where(PostRow.url.in_([i.post.url for i in batch]))))
+        for item in batch:
+            if item.post.url in stored:
+                log.info("already stored: %s", item.post.url)
+                self.stats.inc_value("yuqing/already_stored")
+        batch = [item for item in batch if item.post.url not in stored]
+        hashes = {item.post.content_hash for item in batch if item.post.content_hash}
+        # The earliest stored original of each body (a post whose body is not itself a copy).
+        originals: dict[str, int] = {}
+        if hashes:
+            query = (
+                select(PostRow.content_hash, func.min(PostRow.id))
+                .where(PostRow.content_hash.in_(hashes), PostRow.duplicate_of.is_(None))
+                .group_by(PostRow.content_hash)
+            )
+            originals = {h: i for h, i in s.execute(query)}
+        rows = [self._row(item.post, originals.get(item.post.content_hash)) for item in batch]
+        s.add_all(rows)
+        s.flush()
+        # The first of several copies written by this crawl (in this batch or an earlier one) is
+        # the original of the others.
+        for row in rows:
+            if not row.content_hash or row.duplicate_of is not None:
+                continue
+            original = originals.setdefault(row.content_hash, self.originals.get(row.content_hash, row.id))
+            if original != row.id:
+                row.duplicate_of = original
+        written = []
+        for item, row in zip(batch, rows, strict=True):
+            matches = 0
+            analysis = item.analysis
+            for tm in getattr(analysis, "topics", ()):
+                for unit in units_for(self.job.settings, item.post.source_id, tm.topic):
+                    s.add(
+                        MatchRow(
+                            post_id=row.id,
+                            unit_id=unit,
+                            topic=tm.topic,
+                            rule_id=tm.rule_id,
+                            severity=tm.severity,
+                            score=float(tm.score),
+                            negative=bool(analysis.negative),
+                            negativity=float(analysis.negativity),
+                            hits=[asdict(h) for h in tm.hits],
+                            created_at=now,
+                        )
+                    )
+                    matches += 1
+            written.append((item, matches, row))
+        return written
+
+    def _originals_after(self, written: list[tuple[Candidate, int, PostRow]]) -> dict[str, int]:
+        originals = dict(self.originals)
+        for _item, _matches, row in written:
+            if row.content_hash and row.duplicate_of is None:
+                originals.setdefault(row.content_hash, row.id)
+        return originals
+
+    @staticmethod
+    def _row(post: Post, duplicate_of: int | None) -> PostRow:
+        return PostRow(
+            source_id=post.source_id,
+            url=post.url,
+            title=post.title,
+            text=post.text,
+            published_at=post.published_at,
+            author=post.author,
+            fetched_at=post.fetched_at,
+            kind=post.kind,
+            thread_url=post.thread_url,
+            thread_title=post.thread_title,
+            floor=post.floor,
+            content_hash=post.content_hash,
+            duplicate_of=duplicate_of,
+            extra=dict(post.extra),
+        )
