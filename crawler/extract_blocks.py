@@ -87,7 +87,7 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     read: the skipped element gives no text and no block boundary, its tail stays with its parent.
     Without `furniture` nothing is skipped and both lists hold the same blocks.
     """
-    total = len(_SENTENCE_END.findall(root.text_content())) if furniture else 0
+    totals: list[int] = []  # the page's sentence count, counted when first needed
     every: list[Block] = []
     kept: list[Block] = []
     # Pending text of the current block in each view, and its link characters.
@@ -132,22 +132,29 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     def add(text: str, link: bool, hidden: bool) -> None:
         text = text.replace("\n", " ")
         parts.append(text)
-        n = len("".join(text.split())) if link else 0
-        links[0] += n
         if not hidden:
             kept_parts.append(text)
-            links[1] += n
+        if link:
+            n = len("".join(text.split()))
+            links[0] += n
+            if not hidden:
+                links[1] += n
 
     def walk(el: HtmlElement, in_link: bool, hidden: bool) -> None:
+        # The hottest loop of extraction: checks ordered so the common element costs least.
         tag = el.tag
         if not isinstance(tag, str) or tag.lower() in drop_tags:
             return  # its tail text belongs to the parent and is still read there
-        if furniture and not hidden and el is not root and _is_furniture(el):
+        if furniture and not hidden and el is not root and (el.get("class") or el.get("id")) and _is_furniture(el):
+            if not totals:
+                totals.append(len(_SENTENCE_END.findall(root.text_content())))
+            total = totals[0]
             held = total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total
             hidden = not held
         is_block = tag in block_tags
         if is_block:
-            flush(hidden)
+            if parts or kept_parts:
+                flush(hidden)
             owner.append(el)
         link = in_link or tag == "a"
         if el.text:
@@ -157,7 +164,8 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             if child.tail:
                 add(child.tail, link, hidden)
         if is_block:
-            flush(hidden)
+            if parts or kept_parts:
+                flush(hidden)
             owner.pop()
 
     walk(root, False, False)
