@@ -121,6 +121,7 @@ _PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
     entity=lxml.html.HtmlEntity,
 ))
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_WHITESPACE = re.compile(r"\s+")
 
 
 def _parse(html: str) -> HtmlElement | None:
@@ -176,9 +177,9 @@ def _story_document(root: HtmlElement, container: HtmlElement | None) -> HtmlEle
 
 
 def _find_line(page_blocks: list[Block], line: str) -> int | None:
-    key = re.sub(r"\s+", "", line)[:15]
+    key = _WHITESPACE.sub("", line)[:15]
     for i, block in enumerate(page_blocks):
-        if key and key in re.sub(r"\s+", "", block.text):
+        if key and key in _WHITESPACE.sub("", block.text):
             return i
     return None
 

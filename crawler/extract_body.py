@@ -94,6 +94,7 @@ _ALONE_WORD = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[，。！？；]")
+_WHITESPACE = re.compile(r"\s+")
 _PROSE = re.compile(r"[，。！？；,.!?;]")
 _SHORT_LINE = 12
 _PARAGRAPH_CHARS = 40
@@ -253,7 +254,7 @@ def _is_furniture(line: str) -> bool:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return _WHITESPACE.sub("", text)
 
 
 def link_texts(root: HtmlElement) -> list[str]:

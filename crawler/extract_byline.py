@@ -61,6 +61,7 @@ EDITOR_PATTERNS = (
 _CREDIT_WORD = re.compile(
     r"(?:作者|撰文|文|来稿)\s*[:：/]|记者|通讯员|实习生|评论员|报道|由|发表于|楼主|发帖人|博主|by|编辑|责编"
 )
+_WHITESPACE = re.compile(r"\s+")
 _LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|访问|统计|人气|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
 _NOT_A_NAME = re.compile(
     r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
@@ -83,9 +84,11 @@ def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Seque
     longest_core = max((len(c) for c in cores), default=0)
     best: tuple[int, int] | None = None  # (score, index)
     for i, block in enumerate(page_blocks):
-        text = _squash(block.text)
         # A headline may be a link to itself; any other link-heavy line is navigation.
-        if len(text) < 4 or len(text) > 80 or (block.link_density > 0.5 and not block.heading):
+        if len(block.text) < 4 or (block.link_density > 0.5 and not block.heading):
+            continue  # (the text only loses characters when squashed: too short either way)
+        text = _squash(block.text)
+        if len(text) < 4 or len(text) > 80:
             continue
         if text in cores:
             score = 60  # the declared title without its site suffix: the headline itself
@@ -209,4 +212,4 @@ def title_from_page(root: HtmlElement) -> str:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return _WHITESPACE.sub("", text)
