@@ -4,7 +4,10 @@ Reads ../shared/corpus/topics/topics_dev.jsonl (skips visibly when absent) and p
 precision / recall / F1 over (post, topic) pairs, per-topic F1 and negativity accuracy, the same
 way /work/shared/tools/topics_eval.py scores them, separately for the part the rules were written
 against ("tuning", 70%) and a held-back 30% that was not looked at while writing rules. The split
-is fixed by a hash of each post's id, so it never changes between runs.
+is fixed by a hash of each post's id, so it never changes between runs. Then the project's own
+examples (tests/rules/data/own_labelled.jsonl, looked at while writing rules) and the frozen
+own_fresh.jsonl (written before a round of changes, only ever scored), and the negativity accuracy
+each set would have with the learned negativity model the shipped lexicon leaves off.
 """
 
 from __future__ import annotations
