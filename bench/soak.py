@@ -142,12 +142,26 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) of the process itself and of its finished children (its crawl
-    processes, once reaped), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU seconds (user + system) of the process itself and of its work processes: its finished
+    children (crawl processes, once reaped) plus its living ones with what they reaped (the crawl
+    job server and the crawls it forked), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+    fields = _stat(pid)
+    own = (int(fields[11]) + int(fields[12])) / tick
+    children = (int(fields[13]) + int(fields[14])) / tick
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            f = _stat(int(entry.name))
+            if int(f[1]) == pid:
+                children += sum(int(x) for x in f[11:15]) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return own, children
 
 
 def scrape(port: int) -> dict[str, float]:
