@@ -16,8 +16,8 @@ alternation, `--rounds` times (default 3), and the median round of each is compa
 moves much less with other load than pages per second.
 
 Printed: per round and the median: pages, seconds, pages/s and CPU ms per page of each, and
-ours/bare. Goal: ours >= 0.5x. `--workers N` sets `crawl.extract_workers` (default: the settings'
-default, "auto").
+ours/bare. Goal: ours >= 0.5x. `python -m bench.crawl --workers N` sets `crawl.extract_workers`
+(default: the settings' default, "auto"; `python -m bench crawl` passes no options).
 """
 
 from __future__ import annotations

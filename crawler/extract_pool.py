@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 def default_workers() -> int:
     """One per core, at most 4; 0 (inline) on a single core.
 
-    Not "all cores but one for the crawl": the crawl process itself (fetching, decoding, matching,
-    storing) spends about a fifth of the CPU a page costs and waits on the network the rest of the
-    time, so a core left to it alone idles. Measured with bench/crawl.py on 2 cores: 1 worker
-    27.1 pages/s, 2 workers 47.7 pages/s, at the same CPU per page (40.0 / 38.0 ms).
+    Not "all cores but one for the crawl": the crawl process itself (fetching, matching, storing)
+    spends about a fifth of the CPU a page costs (5.4 of 23 ms on the bench site) and waits on the
+    network the rest of the time, so a core left to it alone idles. Measured with
+    `python -m bench.crawl --workers N` on 2 cores busy with other work (load 5-6): 1 worker
+    38.3 pages/s at 25.4 ms/page, 2 workers 35.4 pages/s at 22.9 ms/page; under such load the
+    count hardly matters, and on an idle machine one worker (about 17 ms/page) would cap the
+    crawl near 60 pages/s while two can share both cores.
     """
     cores = os.cpu_count() or 1
     return 0 if cores < 2 else min(4, cores)
