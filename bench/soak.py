@@ -13,10 +13,12 @@ post with the posts of that window, so the working set grows until the window is
 
 Goals (issue 6): memory flat after warm-up (no growth trend), RSS <= 300 MB, lag < 1 s. The
 baseline is the same run's RSS just after warm-up; the growth is reported as a ratio to it and as a
-slope per 100 cycles. Each crawl cycle is a real Scrapy process (about 1.5 s of CPU): on two shared
-cores this ran 0.11 to 0.31 cycles a second, so the default 1,000 cycles take about one to two and a
-half hours there; `--cycles 150` gives a look in 10 to 20 minutes. Every 100 cycles it prints the
-figures so far (RSS trend, lag), so a run stopped early still says something.
+slope per 100 cycles. Each crawl cycle is a real Scrapy crawl in a process of its own, forked by the
+daemon's crawl job server (crawler/job.py): on two shared cores 1,000 cycles took 22 minutes
+(0.77 cycles a second; each crawl starting its own Python, before the job server, 0.11 to 0.31).
+`YUQING_JOB_SERVER=off` in the environment runs the daemon without the job server. Every 100 cycles
+it prints the figures so far (RSS trend, lag), so a run stopped early still says something; CPU
+per cycle counts the daemon and all its crawl processes (those the job server forked included).
 
 To see what grows, run it with YUQING_TRACEMALLOC=<folder> in the environment: the daemon then
 writes a tracemalloc snapshot there every 50 crawls (see scheduler.py), and `--diff` compares two.
@@ -164,6 +166,17 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, children
 
 
+def job_server_rss(pid: int) -> float:
+    """RSS of the daemon's crawl job server (its child `crawler.job --serve`), 0 when there is none."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(_stat(int(entry.name))[1]) == pid and b"--serve" in (entry / "cmdline").read_bytes():
+                return rss_mb(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0.0
+
+
 def scrape(port: int) -> dict[str, float]:
     """The daemon's /metrics as {sample name with labels: value}."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
@@ -284,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[tuple[float, int, float, float]] = []  # elapsed, cycles, rss, lag
     next_report = 100
     cpu = (0.0, 0.0)
+    server_rss = 0.0
     started = time.monotonic()
     code = 0
     try:
@@ -309,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = time.monotonic() - started
                 samples.append((elapsed, done, rss_mb(daemon.pid), lag))
                 cpu = cpu_seconds(daemon.pid)
+                server_rss = max(server_rss, job_server_rss(daemon.pid))
                 print(
                     f"{elapsed:8.0f} {done:7d} {samples[-1][2]:7.1f} {lag:6.3f} "
                     f"{int(metrics.get('yuqing_posts', 0)):6d} {int(metrics.get('yuqing_deliveries_sent_total', 0)):5d}",
@@ -350,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         f"rss: after warm-up {base:.1f} MB, at the end {end:.1f} MB (ratio {end / base:.3f}), peak {peak:.1f} MB"
     )
     print(f"rss trend after warm-up: {per100:+.2f} MB per 100 cycles")
+    if server_rss:
+        print(
+            f"crawl job server (a process of its own, not in the figures above): peak rss {server_rss:.1f} MB"
+        )
     if total_cycles:
         print(
             f"cpu per cycle: {(cpu[0] + cpu[1]) / total_cycles:.2f}s (crawl processes {cpu[1] / total_cycles:.2f}s, "
