@@ -123,9 +123,6 @@ class StorePipeline(_Stage):
         super().__init__(crawler)
         self.pending: list[Candidate] = []
         self.since = 0.0  # monotonic time of the oldest pending post
-        # Body hash -> id of the original written by this crawl: a copy whose original was still
-        # pending when the dedupe stage looked is pointed at it here.
-        self.originals: dict[str, int] = {}
 
     def process_item(self, item: Candidate) -> Candidate:
         if not self.pending:
@@ -145,7 +142,6 @@ class StorePipeline(_Stage):
         try:
             with self.job.db.session() as s:
                 written = self._write(s, batch)
-            self.originals = self._originals_after(written)
         except IntegrityError:
             # Another crawl stored one of these URLs meanwhile: write them one by one, skipping it.
             written = []
@@ -154,7 +150,6 @@ class StorePipeline(_Stage):
                     with self.job.db.session() as s:
                         one = self._write(s, [item])
                     written += one
-                    self.originals = self._originals_after(one)
                 except IntegrityError:
                     log.info("stored meanwhile by another crawl: %s", item.post.url)
                     self.stats.inc_value("yuqing/stored_meanwhile")
@@ -186,12 +181,12 @@ class StorePipeline(_Stage):
         rows = [self._row(item.post, originals.get(item.post.content_hash)) for item in batch]
         s.add_all(rows)
         s.flush()
-        # The first of several copies written by this crawl (in this batch or an earlier one) is
-        # the original of the others.
+        # Earlier batches are committed, so the query above found their originals; within this
+        # batch, the first of several copies is the original of the others.
         for row in rows:
             if not row.content_hash or row.duplicate_of is not None:
                 continue
-            original = originals.setdefault(row.content_hash, self.originals.get(row.content_hash, row.id))
+            original = originals.setdefault(row.content_hash, row.id)
             if original != row.id:
                 row.duplicate_of = original
         written = []
@@ -217,13 +212,6 @@ class StorePipeline(_Stage):
                     matches += 1
             written.append((item, matches, row))
         return written
-
-    def _originals_after(self, written: list[tuple[Candidate, int, PostRow]]) -> dict[str, int]:
-        originals = dict(self.originals)
-        for _item, _matches, row in written:
-            if row.content_hash and row.duplicate_of is None:
-                originals.setdefault(row.content_hash, row.id)
-        return originals
 
     @staticmethod
     def _row(post: Post, duplicate_of: int | None) -> PostRow:
