@@ -96,6 +96,7 @@ class RobotsMiddleware:
         self.max_delay = crawler.settings.getfloat("YUQING_MAX_CRAWL_DELAY", 30.0)
         self._parsers: dict[str, Protego | None | Deferred[None]] = {}
         self._next_slot: dict[str, float] = {}
+        self._last_go: dict[str, float] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RobotsMiddleware:
@@ -122,6 +123,12 @@ class RobotsMiddleware:
         turn = max(now, self._next_slot.get(netloc, now))
         self._next_slot[netloc] = turn + delay
         await _pause(turn - now)
+        # The booked slots are spaced by `delay`, but on a loaded machine the request before may
+        # have woken late: the gap counts from when it really went.
+        while (left := self._last_go.get(netloc, -delay) + delay - time.monotonic()) > 0:
+            self._next_slot[netloc] = max(self._next_slot[netloc], time.monotonic() + left + delay)
+            await _pause(left)
+        self._last_go[netloc] = time.monotonic()
 
     async def _parser(self, request: Request, netloc: str) -> Protego | None:
         known = self._parsers.get(netloc, False)
