@@ -62,9 +62,15 @@ def refresh_recent_events(db: Database, settings: Settings, now: datetime) -> in
 def auto_open(db: Database, settings: Settings, now: datetime) -> list[int]:
     """Open a case for each (event, unit) whose severity for that unit reaches the unit's case_threshold."""
     opened: list[int] = []
+    # Only events that took in posts within the event window: an older event's severity cannot have
+    # changed, and a daemon that runs for months must not re-read its whole history every crawl.
+    recent = select(EventRow.id).where(EventRow.severity.is_not(None), EventRow.updated_at >= now - settings.ledger.event_window)
     with db.session() as s:
-        events = list(s.scalars(select(EventRow).where(EventRow.severity.is_not(None))))
-        existing = {(c.event_id, c.unit_id) for c in s.scalars(select(CaseRow).where(CaseRow.event_id.is_not(None)))}
+        events = list(s.scalars(select(EventRow).where(EventRow.id.in_(recent))))
+        existing = {
+            (event_id, unit_id)
+            for event_id, unit_id in s.execute(select(CaseRow.event_id, CaseRow.unit_id).where(CaseRow.event_id.in_(recent)))
+        }
         todo = []
         for ev in events:
             for uid in ev.units or []:

@@ -171,3 +171,20 @@ def test_export_has_the_office_columns(ledger_env, tmp_path, capsys) -> None:
     ws = load_workbook(out_xlsx).active
     assert tuple(c.value for c in ws[1]) == COLUMNS
     assert ws.cell(row=2, column=3).value == "县人社局招聘拟聘名单引质疑"
+
+
+def test_auto_open_looks_only_at_events_of_the_event_window(ledger_env):
+    """An event that took in no post within `ledger.event_window` cannot have changed: a daemon
+    running for months does not re-read its whole history on every crawl for it."""
+    from yuqing.ledger_checks import auto_open
+
+    settings, db, _ = ledger_env
+    then = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    add_post(db, source="county-news", title="村集体土地低价发包", text=STORY, at=then,
+             matches=[("nyb", "collective_assets", "high", True)])
+    cluster_posts(db, settings, now=then)
+    later = then + settings.ledger.event_window + timedelta(days=1)
+    assert auto_open(db, settings, later) == []
+    [case_id] = auto_open(db, settings, then + timedelta(hours=1))
+    assert auto_open(db, settings, then + timedelta(hours=2)) == []  # one case per event and unit
+    assert case_id > 0
