@@ -115,7 +115,6 @@ def test(app: Any, args: argparse.Namespace) -> int:
 
 def backtest(app: Any, args: argparse.Namespace) -> int:
     from rules.backtest import render_backtest, run_backtest
-
     from yuqing.config import parse_duration
 
     try:
