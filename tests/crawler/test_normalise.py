@@ -85,7 +85,7 @@ def test_extraction_in_worker_processes_reads_the_same_as_inline():
     now = datetime(2026, 1, 1, tzinfo=UTC)
 
     async def read(workers: int):  # type: ignore[no-untyped-def]
-        extractor = Extractor(ZoneInfo("Asia/Shanghai"), workers)
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), workers, inline_first=0)
         try:
             # GBK bytes with no charset in the header: the worker decodes them as inline reading does.
             return await extractor(body, "text/html", "http://example.org/content/1002.html", forced=None, now=now,
@@ -96,3 +96,30 @@ def test_extraction_in_worker_processes_reads_the_same_as_inline():
     inline, pooled = asyncio.run(read(0)), asyncio.run(read(1))
     assert inline == pooled
     assert inline.title == "关于张某某等同志任前公示的公告" and "任前公示" in inline.text
+
+
+def test_a_job_with_few_articles_starts_no_extraction_worker():
+    import asyncio
+    import multiprocessing
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def read(n: int, inline_first: int) -> list[object]:
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=inline_first)
+        try:
+            articles = [await extractor(body, "text/html", f"http://example.org/{i}.html", forced=None, now=now,
+                                        selectors=None) for i in range(n)]
+            return [articles, multiprocessing.active_children()]
+        finally:
+            extractor.close()
+
+    few, workers = asyncio.run(read(3, inline_first=3))
+    assert workers == [] and len(few) == 3
+    more, workers = asyncio.run(read(4, inline_first=3))
+    assert len(workers) == 1  # the fourth article went to a worker
+    assert more[3] == few[0]
