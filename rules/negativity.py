@@ -29,11 +29,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ahocorasick_rs
 
 from yuqing.errors import Problem, RuleError, did_you_mean
-from yuqing.yamlfile import load_yaml
+from yuqing.yamlfile import YamlDocument, load_yaml
 
 from .normalise import Normaliser
 
@@ -108,6 +109,19 @@ class Learned:
                     runs = self.runs
                     out.update(runs[i] for i, _s, _e in self.automaton.find_matches_as_indexes(text, overlapping=True))
         return out
+
+
+def _checked_weight(doc: YamlDocument, loc: list[Any], section: dict[Any, Any], allowed: tuple[str, ...],
+                    problems: list[Problem]) -> float | None:
+    """A lexicon section's weight, after its keys are checked; None (and a problem) when it is not a number."""
+    for key in section:
+        if key not in allowed:
+            problems.append(doc.problem([*loc, key], f"unknown key '{key}'{did_you_mean(str(key), allowed)}"))
+    weight = section.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        problems.append(doc.problem([*loc, "weight"], "'weight' must be a number"))
+        return None
+    return float(weight)
 
 
 class NegativityModel:
@@ -192,14 +206,10 @@ class NegativityModel:
             if not isinstance(section, dict):
                 problems.append(doc.problem(["cues", name], "a cue category is {weight, negatable, words}"))
                 continue
-            for key in section:
-                if key not in _CUE_KEYS:
-                    problems.append(doc.problem(["cues", name, key], f"unknown key '{key}'{did_you_mean(str(key), _CUE_KEYS)}"))
-            weight = section.get("weight", 1.0)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-                problems.append(doc.problem(["cues", name, "weight"], "'weight' must be a number"))
+            weight = _checked_weight(doc, ["cues", name], section, _CUE_KEYS, problems)
+            if weight is None:
                 continue
-            cues += [_Cue(str(w), str(name), float(weight), bool(section.get("negatable", True))) for w in section.get("words") or []]
+            cues += [_Cue(str(w), str(name), weight, bool(section.get("negatable", True))) for w in section.get("words") or []]
         model: Learned | None = None
         model_path = learned if isinstance(learned, Path) else path.parent / str(root.get("model") or "")
         if isinstance(learned, Path) or (learned and root.get("model")):
@@ -212,15 +222,11 @@ class NegativityModel:
             if not isinstance(section, dict) or not isinstance(section.get("words"), list) or len(section["words"]) < 2:
                 problems.append(doc.problem(["together", name], "a together cue is {weight, words: [[...], [...], ...]} (two lists or more)"))
                 continue
-            for key in section:
-                if key not in _TOGETHER_KEYS:
-                    problems.append(doc.problem(["together", name, key], f"unknown key '{key}'{did_you_mean(str(key), _TOGETHER_KEYS)}"))
-            weight = section.get("weight", 1.0)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-                problems.append(doc.problem(["together", name, "weight"], "'weight' must be a number"))
+            weight = _checked_weight(doc, ["together", name], section, _TOGETHER_KEYS, problems)
+            if weight is None:
                 continue
             members = [[str(w) for w in m] if isinstance(m, list) else [str(m)] for m in section["words"]]
-            together.append((str(name), float(weight), members))
+            together.append((str(name), weight, members))
         if problems:
             raise RuleError(problems)
         return cls(
