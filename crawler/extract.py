@@ -18,6 +18,7 @@ fetch time).
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ from crawler.extract_byline import (
 )
 from crawler.extract_meta import read_meta
 from crawler.extract_select import select, select_text
+
+# trafilatura logs a document it declines to read (a one-element fragment, an empty tree) at ERROR
+# and WARNING. Here it is only a second opinion withheld, and the density body stands: not an
+# error of the crawl, and a job log that says ERROR for it on every such page hides real ones.
+# Its exceptions still reach us.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 _URL_DATE = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d{2})(?:[-/_]?)(?P<m>0[1-9]|1[0-2])(?:[-/_]?)(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"

@@ -263,3 +263,14 @@ def test_meta_author_naming_the_site_is_not_an_author() -> None:
     assert extract_article(html, URL, now=NOW, tz=SH).author == "孙八"
     html = _page("", "2024-05-01 10:00 责任编辑：杨倩_NF4425")
     assert extract_article(html, URL, now=NOW, tz=SH).author == "杨倩"
+
+
+def test_a_fragment_trafilatura_declines_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    # A saved fragment with a short body: in doubt, trafilatura is asked, parses it itself and
+    # declines it ("empty HTML tree") at ERROR level. The density body stands; the job log of
+    # every crawl that meets such a page should not say ERROR for it.
+    fragment = '<div id="story"><p>一波波接續性低溫寒流報到，已將新竹尖石鄉後山一帶層層山巒披上嫣紅的彩衣。</p></div>'
+    with caplog.at_level("DEBUG"):
+        a = extract_article(fragment, URL, now=NOW, tz=SH)
+    assert "低溫寒流" in a.text
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []
