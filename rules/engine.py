@@ -420,7 +420,13 @@ class RuleSet:
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
         if not title_scan[2] and not text_scan[2]:
             return self._neutral
-        verdict = self.negativity_model.evaluate_parts([(title_scan[0], title_scan[2]), (text_scan[0], text_scan[2])])
+        title_cues, text_cues = title_scan[2], text_scan[2]
+        if len(text_cues) == 1 and not title_cues:
+            verdict = self.negativity_model.evaluate_one(text_scan[0], text_cues[0])
+        elif len(title_cues) == 1 and not text_cues:
+            verdict = self.negativity_model.evaluate_one(title_scan[0], title_cues[0])
+        else:
+            verdict = self.negativity_model.evaluate_parts([(title_scan[0], title_cues), (text_scan[0], text_cues)])
         # The same few verdicts come up again and again (one "！！", one "居然"): an Analysis is
         # frozen, so one object per verdict is shared instead of building one per post.
         analysis = self._negativity_only.get(verdict)

@@ -23,7 +23,6 @@ inside a document's title (《……处理办法》) does not count.
 from __future__ import annotations
 
 import bisect
-import heapq
 import json
 import math
 import re
@@ -84,13 +83,23 @@ class _Cue:
 
 class Learned:
     """The learned correction: a bias and a weight per feature (characters, or runs of characters).
-    Single characters are found with one C-level set intersection; longer features, if any, with
-    their own automaton (not the engine's, whose pass every post pays for)."""
+    Single characters are found with one C-level regex search over a class of them; longer
+    features, if any, with their own automaton (not the engine's, whose pass every post pays for)."""
 
     def __init__(self, bias: float, features: dict[str, float]):
         self.bias = bias
         self.weights = dict(features)
+        # Features by decreasing weight (then by name): the reasons name the first four found, and
+        # their weights are added in this order, so a correction is the same in every process
+        # (a set's order changes with the hash seed).
+        ranked = sorted(features, key=lambda f: (-abs(features[f]), f))
+        self.rank = {f: i for i, f in enumerate(ranked)}
+        self.labels = {f: f"{f} {features[f]:+.2f}" for f in ranked}
         self.chars = frozenset(w for w in features if len(w) == 1)
+        # findall + set: a fifth faster than intersecting the set with every character of the text
+        # (which builds a string object per character): 27.6 -> 20.6 ms over the 3,904 posts with
+        # a cue in the bench sample.
+        self._find_chars = re.compile("[" + "".join(map(re.escape, sorted(self.chars))) + "]").findall if self.chars else None
         self.runs = [w for w in features if len(w) > 1]
         self.automaton = ahocorasick_rs.AhoCorasick(self.runs) if self.runs else None
 
@@ -99,16 +108,24 @@ class Learned:
         doc = json.loads(path.read_text(encoding="utf-8"))
         return cls(float(doc["bias"]), {str(k): float(v) for k, v in doc["features"].items()})
 
-    def found(self, texts: list[str]) -> set[str]:
-        """The features a post holds, each once however often it occurs."""
+    def found(self, texts: list[str]) -> list[str]:
+        """The features a post holds, each once however often it occurs, strongest first."""
         out: set[str] = set()
         for text in texts:
             if text:
-                out |= self.chars.intersection(text)
+                if self._find_chars is not None:
+                    out.update(self._find_chars(text))
                 if self.automaton is not None:
                     runs = self.runs
                     out.update(runs[i] for i, _s, _e in self.automaton.find_matches_as_indexes(text, overlapping=True))
-        return out
+        return sorted(out, key=self.rank.__getitem__)
+
+    def correct(self, texts: list[str]) -> tuple[float, str]:
+        """The correction for a post's normalised texts, and its reason line (the four strongest
+        features found)."""
+        found = self.found(texts)
+        correction = self.bias + sum(map(self.weights.__getitem__, found))
+        return correction, f"model: {correction:+.2f} (" + ", ".join(map(self.labels.__getitem__, found[:4])) + ")"
 
 
 def _checked_weight(doc: YamlDocument, loc: list[Any], section: dict[Any, Any], allowed: tuple[str, ...],
@@ -181,6 +198,16 @@ class NegativityModel:
         self._keys = list(self.cues)
         self.automaton = ahocorasick_rs.AhoCorasick(self._keys) if self._keys else None
         self._neutral = Negativity(self._squash(0.0), 0.0 >= threshold, ())
+        # A post with one cue hit (over half the posts with a cue) has one of two verdicts per cue,
+        # counted or negated: computed here once, by the cue's identity (`evaluate_one`).
+        nothing = self._squash(0.0), 0.0 >= threshold
+        self._one: dict[int, tuple[tuple[float, bool, tuple[str, ...]], tuple[float, bool, tuple[str, ...]]]] = {
+            id(cue): (
+                (*nothing, ()) if cue.category == _TOGETHER else (self._squash(cue.weight), cue.weight >= threshold, (cue.reason,)),
+                (*nothing, (cue.negated_reason,)),
+            )
+            for cue in self.cues.values()
+        }
 
     @classmethod
     def shipped(cls, normaliser: Normaliser) -> NegativityModel:
@@ -262,6 +289,15 @@ class NegativityModel:
             return self._neutral
         return Negativity(*self.evaluate_parts(parts))
 
+    def evaluate_one(self, text: str, hit: tuple[int, int, _Cue]) -> tuple[float, bool, tuple[str, ...]]:
+        """`evaluate_parts` of a post whose only cue hit is `hit` (in `text`): one negation test
+        and a verdict computed beforehand, instead of the general loop (1.9 -> 0.8 us a post)."""
+        if self.learned is not None:
+            return self.evaluate_parts([(text, [hit])])
+        start, _end, cue = hit
+        counted, negated = self._one[id(cue)]
+        return negated if cue.checks_negation and self._negated(text, start) else counted
+
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate` as a plain (score, negative, reasons) tuple: the engine's path for posts no
         rule can fire on, which builds its `Analysis` straight from it."""
@@ -305,13 +341,9 @@ class NegativityModel:
             return self._squash(raw), raw >= self.threshold, tuple(reasons)
         # The learned correction: the lexicon's log-odds plus the bias and the weights of the
         # characters and pairs found; the verdict is its sign, the score its logistic.
-        learned = self.learned
-        found = learned.found([text for text, _ in parts])
-        weights = learned.weights
-        correction = learned.bias + sum(map(weights.__getitem__, found))
+        correction, reason = self.learned.correct([text for text, _ in parts])
         z = (raw - self.threshold) * 2.0 / self.scale + correction
-        top = heapq.nlargest(4, found, key=lambda f: abs(weights[f]))
-        reasons.append(f"model: {correction:+.2f} (" + ", ".join(f"{f} {weights[f]:+.2f}" for f in top) + ")")
+        reasons.append(reason)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), z >= 0.0, tuple(reasons)
 
     def _together_in(self, text: str, placed: dict[str, list[int]], counted: dict[str, float], reasons: list[str]) -> None:

@@ -67,7 +67,7 @@ def _with_model(tmp_path: Path, model: str) -> NegativityModel:
 def test_learned_model_corrects_the_lexicon_and_names_its_features(tmp_path: Path) -> None:
     model = _with_model(tmp_path, '{"bias": 0.0, "features": {"又": -2.0, "考编": 1.0}}')
     # The cue alone sits exactly on the threshold (log-odds 0): the features found decide. A
-    # single character is found by set intersection, a longer run by the model's automaton.
+    # single character is found by a regex of them all, a longer run by the model's automaton.
     pulled = model.score("考编又服了")
     assert not pulled.negative
     assert "model: -1.00 (又 -2.00, 考编 +1.00)" in pulled.reasons
@@ -76,6 +76,14 @@ def test_learned_model_corrects_the_lexicon_and_names_its_features(tmp_path: Pat
     assert pushed.negative and pushed.score == pytest.approx(1 / (1 + math.exp(-1.0)))
     # No cue at all: the model is not consulted, the post stays neutral.
     assert model.score("考编考编").reasons == () and not model.score("考编考编").negative
+
+
+def test_learned_model_names_its_strongest_features_in_a_fixed_order(tmp_path: Path) -> None:
+    # Strongest first, ties by name: the same reason line (and the same sum) in every process,
+    # whatever order a set of the characters found comes in.
+    model = _with_model(tmp_path, '{"bias": 0.5, "features": {"甲": 0.25, "乙": -0.25, "丙": 1.0, "丁": 0.5, "戊": -2.0}}')
+    verdict = model.score("戊丁丙乙甲服了")
+    assert verdict.reasons[-1] == "model: +0.00 (戊 -2.00, 丙 +1.00, 丁 +0.50, 乙 -0.25)"
 
 
 def test_learned_model_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
@@ -154,3 +162,24 @@ def test_readme_lexicon_example_loads(tmp_path: Path) -> None:
     lexicon.write_text(blocks[0], encoding="utf-8")
     verdict = NegativityModel.from_file(lexicon, Normaliser()).score("村主任把鱼塘包给了他小舅子")
     assert verdict.negative and verdict.reasons == ("favouritism: 村主任 + 小舅子 + 包给 (+2)",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "面试就是个黑箱。",  # counted
+        "面试过程没有黑箱。",  # negated
+        "严禁收受礼金。",  # a rule's negator
+        "关于网传情况的说明：网帖反映问题不属实。",  # a cue with a negative weight
+        "居然这样",  # below the threshold
+        "局长来了。",  # a word only a `together` cue needs
+    ],
+)
+def test_one_cue_hit_has_the_verdict_of_the_general_path(shipped: RuleSet, text: str) -> None:
+    model = shipped.negativity_model
+    norm = Normaliser().normalise(text).text
+    found = model.automaton.find_matches_as_indexes(norm, overlapping=True)  # type: ignore[union-attr]
+    hits = [(start, end, model.cues[model._keys[i]]) for i, start, end in found]
+    assert len(hits) == 1
+    assert model.evaluate_one(norm, hits[0]) == model.evaluate_parts([("", []), (norm, hits)])
+    assert shipped.analyse("", text).reasons == model.evaluate_one(norm, hits[0])[2]

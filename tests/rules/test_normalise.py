@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rules.engine import RuleSet
-from rules.normalise import Normaliser
+from rules.normalise import _SPACES, Normaliser
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +65,9 @@ def test_every_position_maps_back(norm: Normaliser, raw: str) -> None:
         start, end = n.to_original(i, i + 1)
         assert end == start + 1
         assert norm.normalise(raw[start]).text == ch
+
+
+def test_spaces_are_python_whitespace() -> None:
+    # \s spelt out for speed: the same characters, all of them.
+    spelt, category = re.compile(f"[{_SPACES}]"), re.compile(r"\s")
+    assert all(bool(spelt.match(chr(c))) == bool(category.match(chr(c))) for c in range(0x110000))
