@@ -216,6 +216,23 @@ class _Post:
                 out += [(w, h) for h in self.hits(w, scope)]
         return out
 
+    def candidates_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec, Found]]:
+        fields = _SCOPE_FIELDS[scope]
+        present: set[str] = set()
+        for f in fields:
+            present.update(self.candidates[f])
+        grouped = self.rs.words_by_norm.get(id(words))
+        if grouped is None:  # a word list that is not part of the rule set (tests, explanations)
+            visited: Iterable[WordSpec] = [w for w in words if w.norm in present]
+        else:
+            order, by_norm = grouped
+            hit = present.intersection(by_norm)
+            visited = [w for norm in (sorted(hit, key=order.__getitem__) if len(hit) > 1 else hit) for w in by_norm[norm]]
+        return [(w, Found(f, start, end, w.norm)) for w in visited for f in fields for start, end in self.candidates[f].get(w.norm, ())]
+
+    def confirmed(self, word: WordSpec, found: Found) -> bool:
+        return self._confirmed(word, found.field, found.start, found.end)
+
     def hits(self, word: WordSpec, scope: str) -> list[Found]:
         key = (word.norm, word.inside_words, word.not_in, scope)
         cached = self._hits.get(key)
@@ -499,11 +516,9 @@ class RuleSet:
         trigger word have none (in the bench sample 1,023 of 1,150) and never build a `_Post`."""
         by_word = self.rules_by_word
         both = title | text
-        ids: set[int] = set()
-        for norm in both:
-            rules = by_word.get(norm)  # type: ignore[arg-type]  # None (not a rule word) is simply absent
-            if rules:
-                ids.update(rules)
+        # C-level loops only (None, not a rule word, is simply absent): most posts with a trigger
+        # word end here or at the first required list.
+        ids: set[int] = set().union(*filter(None, map(by_word.get, both)))  # type: ignore[arg-type]
         if not ids:
             return []
         present = {"title": title, "body": text, "any": both}

@@ -197,6 +197,17 @@ class NegativityModel:
         # Used when scoring a text on its own; RuleSet.analyse finds the cues in its own pass.
         self._keys = list(self.cues)
         self.automaton = ahocorasick_rs.AhoCorasick(self._keys) if self._keys else None
+        # Per nested cue (by identity), the longer lexicon cues that hold it (by identity): its hit
+        # needs the containment test only when one of those was found too, which is rare.
+        outer: dict[int, set[int]] = {}
+        for key, cue in self.cues.items():
+            if cue.category == _TOGETHER or self.automaton is None:
+                continue
+            for i, _s, _e in self.automaton.find_matches_as_indexes(key, overlapping=True):
+                inner = self.cues[self._keys[i]]
+                if len(self._keys[i]) < len(key) and inner.word in self._nested:
+                    outer.setdefault(id(inner), set()).add(id(cue))
+        self._outer = {inner: frozenset(ids) for inner, ids in outer.items()}
         self._neutral = Negativity(self._squash(0.0), 0.0 >= threshold, ())
         # A post with one cue hit (over half the posts with a cue) has one of two verdicts per cue,
         # counted or negated: computed here once, by the cue's identity (`evaluate_one`).
@@ -308,15 +319,18 @@ class NegativityModel:
             placed: dict[str, list[int]] | None = None
             if len(hits) > 1:
                 # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business; only
-                # cues that are part of another cue can be, so the others skip the test.
-                nested = self._nested
-                hits = [
-                    h for h in hits
-                    if h[2].word not in nested
-                    or not any(
-                        o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] and o[2].category != _TOGETHER for o in hits
-                    )
-                ]
+                # cues that are part of another cue can be, and only when such a cue was found too.
+                outer = self._outer
+                inner = [h for h in hits if id(h[2]) in outer]
+                if inner:
+                    present = {id(h[2]) for h in hits}
+                    hidden = [
+                        h for h in inner
+                        if not outer[id(h[2])].isdisjoint(present)
+                        and any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] and o[2].category != _TOGETHER for o in hits)
+                    ]
+                    if hidden:
+                        hits = [h for h in hits if h not in hidden]
             for start, _end, cue in hits:
                 word = cue.word
                 if word in together_words:

@@ -48,6 +48,14 @@ class PostView(Protocol):
         """Whether the automaton found any of the words at all (no word-boundary check: cheap)."""
         ...
 
+    def candidates_of(self, words: Alternatives, scope: str) -> list[tuple[WordSpec, Found]]:
+        """What `hits_of` returns before its word-boundary checks: every candidate, in the same order."""
+        ...
+
+    def confirmed(self, word: WordSpec, found: Found) -> bool:
+        """Whether a candidate passes the word-boundary checks (jieba cuts its block if needed)."""
+        ...
+
     def found_any(self, words: Alternatives, scope: str) -> bool:
         """Whether any of the words has a confirmed hit (stops at the first)."""
         ...
@@ -159,13 +167,22 @@ class NearOp:
     def _clause(self, rule: RuleSpec, clause: NearSpec, post: PostView) -> list[tuple[WordSpec | str, Found]] | None:
         if not all(post.may_hit(alts, rule.scope) for alts in clause.members):
             return None  # decided without any jieba work
-        members = [_found(alts, rule.scope, post) for alts in clause.members]
-        if not all(members):
-            return None
+        # Candidates first, word boundaries last: a pair that is not close (most often, not in one
+        # sentence) costs no jieba cut. The same pick as confirming every hit first, in the same
+        # order (a cut over the bench sample's posts: 5,006 -> 3,403 characters cut).
+        members = [post.candidates_of(alts, rule.scope) for alts in clause.members]
+        others = members[1:]
         for anchor_word, anchor in members[0]:
+            field = anchor.field
+            if clause.within is None and not all(
+                any(wh[1].field == field and post.same_sentence(field, anchor.start, wh[1].start) for wh in other) for other in others
+            ):
+                continue  # the sentence test costs no cut; a distance in words would
+            if not post.confirmed(anchor_word, anchor):
+                continue
             picked: list[tuple[WordSpec | str, Found]] = [(anchor_word, anchor)]
-            for other in members[1:]:
-                close = next((wh for wh in other if wh[1].field == anchor.field and self._close(clause, anchor, wh[1], post)), None)
+            for other in others:
+                close = next((wh for wh in other if wh[1].field == field and self._close(clause, anchor, wh[1], post) and post.confirmed(*wh)), None)
                 if close is None:
                     break
                 picked.append(close)

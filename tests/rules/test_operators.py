@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rules.engine import RuleSet
+from rules.engine import RuleSet, _Post
 
 Make = Callable[..., RuleSet]
 
@@ -42,6 +42,17 @@ def test_near_same_sentence(make_rules: Make) -> None:
     rs = make_rules("topic: t\nrules:\n  - id: a\n    near: [{words: [$village, 砖厂], within: sentence}]\n")
     assert topics(rs, "村里的砖厂卖了") == ["t"]
     assert topics(rs, "村里今年修了路。镇上的砖厂卖了") == []
+
+
+def test_near_picks_the_first_confirmed_pair_and_cuts_only_for_close_ones(make_rules: Make) -> None:
+    rs = make_rules("topic: t\nrules:\n  - id: a\n    near: [{words: [干部, 提拔], within: sentence}]\n")
+    # 干部 in 骨干|部门 is no word; the next 干部 has 提拔 in its sentence.
+    (match,) = rs.analyse("", "骨干部门提拔了人。干部被提拔了").topics
+    assert [(h.found, h.start) for h in match.hits] == [("干部", 9), ("提拔", 12)]
+    # Candidates in different sentences: decided by the sentence test, no jieba cut at all.
+    post = _Post(rs, "", "干部开会。提拔了谁", segment_all=False)
+    assert rs._evaluate(rs.rules[0], post) is None
+    assert not post._bounds
 
 
 def test_scope_title_and_body(make_rules: Make) -> None:
