@@ -303,11 +303,13 @@ class NegativityModel:
     def evaluate_one(self, text: str, hit: tuple[int, int, _Cue]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate_parts` of a post whose only cue hit is `hit` (in `text`): one negation test
         and a verdict computed beforehand, instead of the general loop (1.9 -> 0.8 us a post)."""
-        if self.learned is not None:
-            return self.evaluate_parts([(text, [hit])])
         start, _end, cue = hit
         counted, negated = self._one[id(cue)]
-        return negated if cue.checks_negation and self._negated(text, start) else counted
+        if cue.checks_negation and self._negated(text, start):
+            verdict, raw = negated, 0.0
+        else:
+            verdict, raw = counted, (0.0 if cue.category == _TOGETHER else cue.weight)
+        return verdict if self.learned is None else self._corrected(raw, verdict[2], [text])
 
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate` as a plain (score, negative, reasons) tuple: the engine's path for posts no
@@ -353,12 +355,14 @@ class NegativityModel:
         raw = sum(counted.values())
         if self.learned is None:
             return self._squash(raw), raw >= self.threshold, tuple(reasons)
-        # The learned correction: the lexicon's log-odds plus the bias and the weights of the
-        # characters and pairs found; the verdict is its sign, the score its logistic.
-        correction, reason = self.learned.correct([text for text, _ in parts])
+        return self._corrected(raw, tuple(reasons), [text for text, _ in parts])
+
+    def _corrected(self, raw: float, reasons: tuple[str, ...], texts: list[str]) -> tuple[float, bool, tuple[str, ...]]:
+        """The learned correction: the lexicon's log-odds plus the bias and the weights of the
+        features found; the verdict is its sign, the score its logistic."""
+        correction, reason = self.learned.correct(texts)  # type: ignore[union-attr]  # only called with a model
         z = (raw - self.threshold) * 2.0 / self.scale + correction
-        reasons.append(reason)
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), z >= 0.0, tuple(reasons)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), z >= 0.0, (*reasons, reason)
 
     def _together_in(self, text: str, placed: dict[str, list[int]], counted: dict[str, float], reasons: list[str]) -> None:
         """Count each `together` cue whose lists all have a word in one sentence of `text`."""

@@ -176,10 +176,12 @@ def test_readme_lexicon_example_loads(tmp_path: Path) -> None:
     ],
 )
 def test_one_cue_hit_has_the_verdict_of_the_general_path(shipped: RuleSet, text: str) -> None:
-    model = shipped.negativity_model
     norm = Normaliser().normalise(text).text
-    found = model.automaton.find_matches_as_indexes(norm, overlapping=True)  # type: ignore[union-attr]
-    hits = [(start, end, model.cues[model._keys[i]]) for i, start, end in found]
-    assert len(hits) == 1
-    assert model.evaluate_one(norm, hits[0]) == model.evaluate_parts([("", []), (norm, hits)])
-    assert shipped.analyse("", text).reasons == model.evaluate_one(norm, hits[0])[2]
+    with_model = NegativityModel.from_file(LEXICON, Normaliser(), learned=MODEL)
+    for model in (shipped.negativity_model, with_model):
+        found = model.automaton.find_matches_as_indexes(norm, overlapping=True)  # type: ignore[union-attr]
+        hits = [(start, end, model.cues[model._keys[i]]) for i, start, end in found]
+        assert len(hits) == 1
+        assert model.evaluate_one(norm, hits[0]) == model.evaluate_parts([("", []), (norm, hits)])
+        if model is shipped.negativity_model:
+            assert shipped.analyse("", text).reasons == model.evaluate_one(norm, hits[0])[2]
