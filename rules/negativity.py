@@ -403,10 +403,10 @@ class NegativityModel:
         """Whether a negator stands before the cue in its clause (within `negation_window` characters)."""
         if self._clause_negator_re is not None and self._clause_negated(text, start):
             return True
-        window = text[max(0, start - self.window) : start]
-        if not window or not self._negator_re.search(window):
-            return False  # the common case, decided with one search
-        before = _CLAUSE_TAIL.search(window).group()  # type: ignore[union-attr]  # always matches
+        begin = max(0, start - self.window)
+        if not self._negator_re.search(text, begin, start):
+            return False  # the common case, decided with one search (and no slice)
+        before = _CLAUSE_TAIL.search(text[begin:start]).group()  # type: ignore[union-attr]  # always matches
         # "A不A" asks a question (是不是要送礼？ 这算不算贿选？): it implies the cue rather than denying it.
         if not self._negator_re.search(_A_NOT_A.sub("", before)):
             return False
