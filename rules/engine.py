@@ -338,10 +338,14 @@ class RuleSet:
         # Per rule, the word lists of which one word at least must be a candidate (its `any` list, each
         # `all` item, each `near` member) and the fields they count in: a rule missing one of them is
         # dropped with set tests before any of its words' boundaries are cut with jieba.
-        self._required: list[tuple[tuple[frozenset[str], str], ...]] = [
-            tuple(
-                (frozenset(w.norm for w in alts), rule.scope)
-                for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
+        # (All of a rule's lists count in the rule's scope: one C-level test per rule.)
+        self._required: list[tuple[str, tuple[frozenset[str], ...]]] = [
+            (
+                rule.scope,
+                tuple(
+                    frozenset(w.norm for w in alts)
+                    for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
+                ),
             )
             for rule in self.rules
         ]
@@ -522,12 +526,11 @@ class RuleSet:
         if not ids:
             return []
         present = {"title": title, "body": text, "any": both}
+        required = self._required
         out: list[int] = []
         for i in sorted(ids) if len(ids) > 1 else ids:
-            for norms, scope in self._required[i]:
-                if norms.isdisjoint(present[scope]):
-                    break
-            else:
+            scope, lists = required[i]
+            if not any(map(present[scope].isdisjoint, lists)):
                 out.append(i)
         return out
 
