@@ -16,6 +16,7 @@ import operator
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ _PATTERN_INDEX = operator.itemgetter(0)
 _NO_CUES: list[tuple[int, int, Any]] = []
 _NO_MATCHES: list[tuple[int, int, int]] = []
 _EMPTY_SCAN = ("", _NO_MATCHES, _NO_CUES, False, "")
+_NO_WORDS: frozenset[str | None] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -424,32 +426,48 @@ class RuleSet:
         if segment_all:
             return self.explain(title, text, segment_all=True)[0]
         if title or self.find_matches is None:
-            title_scan, text_scan = _scan(self, title), _scan(self, text)
-        else:
-            # The commonest post, a body without a title, with `_scan` inlined: when the automaton
-            # finds nothing at all, no rule can fire and no cue counts.
-            n, folded = self.fold(text)
-            matches = self.find_matches(n, overlapping=True)
-            if not matches:
-                return self._neutral
-            title_scan, text_scan = _EMPTY_SCAN, _scanned(self, n, folded, matches)
+            return self._analysed(title, text, _scan(self, title), _scan(self, text))
+        # The commonest post, a body without a title, with `_scan` inlined and the empty title's
+        # work left out: when the automaton finds nothing at all, no rule can fire and no cue counts.
+        n, folded = self.fold(text)
+        matches = self.find_matches(n, overlapping=True)
+        if not matches:
+            return self._neutral
+        cues = self.pattern_cue
+        hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
+        if min(matches)[0] < self.trigger_count:  # see `_scanned`
+            runnable = self._runnable(_NO_WORDS, _words_of(self, matches))
+            if runnable:
+                scans = (_EMPTY_SCAN, (n, matches, hits, True, folded))
+                found = {"title": _NOTHING, "text": _candidates_of(self, matches)}
+                return self._explain(title, text, scans, found, runnable, segment_all=False)[0]
+        if not hits:
+            return self._neutral
+        model = self.negativity_model
+        return self._shared(model.evaluate_one(n, hits[0]) if len(hits) == 1 else model.evaluate_parts([(n, hits)]))
+
+    def _analysed(self, title: str, text: str, title_scan: _Scan, text_scan: _Scan) -> Analysis:
+        """`analyse` of a post with a title, from the scans of its fields."""
         if title_scan[3] or text_scan[3]:
             runnable = self._runnable(_words_of(self, title_scan[1]), _words_of(self, text_scan[1]))
             if runnable:
                 found = {"title": _candidates_of(self, title_scan[1]), "text": _candidates_of(self, text_scan[1])}
                 return self._explain(title, text, (title_scan, text_scan), found, runnable, segment_all=False)[0]
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
-        if not title_scan[2] and not text_scan[2]:
-            return self._neutral
         title_cues, text_cues = title_scan[2], text_scan[2]
+        if not title_cues and not text_cues:
+            return self._neutral
+        model = self.negativity_model
         if len(text_cues) == 1 and not title_cues:
-            verdict = self.negativity_model.evaluate_one(text_scan[0], text_cues[0])
-        elif len(title_cues) == 1 and not text_cues:
-            verdict = self.negativity_model.evaluate_one(title_scan[0], title_cues[0])
-        else:
-            verdict = self.negativity_model.evaluate_parts([(title_scan[0], title_cues), (text_scan[0], text_cues)])
-        # The same few verdicts come up again and again (one "！！", one "居然"): an Analysis is
-        # frozen, so one object per verdict is shared instead of building one per post.
+            return self._shared(model.evaluate_one(text_scan[0], text_cues[0]))
+        if len(title_cues) == 1 and not text_cues:
+            return self._shared(model.evaluate_one(title_scan[0], title_cues[0]))
+        return self._shared(model.evaluate_parts([(title_scan[0], title_cues), (text_scan[0], text_cues)]))
+
+    def _shared(self, verdict: tuple[float, bool, tuple[str, ...]]) -> Analysis:
+        """The Analysis of a post no rule fired on. The same few verdicts come up again and again
+        (one "！！", one "居然"): an Analysis is frozen, so one object per verdict is shared instead
+        of building one per post."""
         analysis = self._negativity_only.get(verdict)
         if analysis is None:
             if len(self._negativity_only) >= 4096:
@@ -514,7 +532,7 @@ class RuleSet:
             return "medium"
         return "low"
 
-    def _runnable(self, title: set[str | None], text: set[str | None]) -> list[int]:
+    def _runnable(self, title: AbstractSet[str | None], text: AbstractSet[str | None]) -> list[int]:
         """The rules worth evaluating, in rule order: indexed under a word that was found, and with
         a candidate from each word list they need (set tests only, no jieba). Most posts with a
         trigger word have none (in the bench sample 1,023 of 1,150) and never build a `_Post`."""
