@@ -192,8 +192,11 @@ class NegativityModel:
         self._together_words = frozenset().union(*(m for _, _, ms in self.together for m in ms))
         # Cues that lie inside another cue (公示 in 予以公示): only their hits need the containment test.
         # (Lexicon cues only: a word only a `together` cue needs neither hides nor is hidden.)
+        # Found with an automaton of the words run over each word: comparing every pair took 0.09 s
+        # of every load at 1,500 cues (a quarter of a warm load), and grows with the square.
         words = [c.word for c in self.cues.values() if c.category != _TOGETHER]
-        self._nested = {w for w in words if any(w != o and w in o for o in words)}
+        inside = ahocorasick_rs.AhoCorasick(words).find_matches_as_strings if words else None
+        self._nested = {w for o in words for w in inside(o, overlapping=True) if w != o} if inside is not None else set()
         # Used when scoring a text on its own; RuleSet.analyse finds the cues in its own pass.
         self._keys = list(self.cues)
         self.automaton = ahocorasick_rs.AhoCorasick(self._keys) if self._keys else None
