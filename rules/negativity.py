@@ -190,6 +190,13 @@ class NegativityModel:
                 sets.append(frozenset(words_of))
             self.together.append((name, weight, tuple(sets)))
         self._together_words = frozenset().union(*(m for _, _, ms in self.together for m in ms))
+        # The together cues (by index) each word of their first list can start: a post is tested
+        # only against the cues whose first list it has a word of.
+        by_first: dict[str, list[int]] = {}
+        for k, (_, _, lists) in enumerate(self.together):
+            for w in lists[0] if lists else ():
+                by_first.setdefault(w, []).append(k)
+        self._together_by_first = {w: tuple(ks) for w, ks in by_first.items()}
         # Cues that lie inside another cue (公示 in 予以公示): only their hits need the containment test.
         # (Lexicon cues only: a word only a `together` cue needs neither hides nor is hidden.)
         # Found with an automaton of the words run over each word: comparing every pair took 0.09 s
@@ -371,7 +378,9 @@ class NegativityModel:
         """Count each `together` cue whose lists all have a word in one sentence of `text`."""
         ends: list[int] | None = None
         words = placed.keys()
-        for name, weight, members in self.together:
+        candidates = set().union(*filter(None, map(self._together_by_first.get, words)))
+        for k in sorted(candidates):
+            name, weight, members = self.together[k]
             # A C-level test first: most posts lack a word of some list (no generator per cue).
             if any(map(words.isdisjoint, members)):
                 continue
