@@ -468,6 +468,8 @@ class RuleSet:
         """The Analysis of a post no rule fired on. The same few verdicts come up again and again
         (one "！！", one "居然"): an Analysis is frozen, so one object per verdict is shared instead
         of building one per post."""
+        if self.negativity_model.learned is not None:  # a score of its own for nearly every post
+            return Analysis((), verdict[1], verdict[0], verdict[2])
         analysis = self._negativity_only.get(verdict)
         if analysis is None:
             if len(self._negativity_only) >= 4096:
