@@ -185,3 +185,14 @@ def test_one_cue_hit_has_the_verdict_of_the_general_path(shipped: RuleSet, text:
         assert model.evaluate_one(norm, hits[0]) == model.evaluate_parts([("", []), (norm, hits)])
         if model is shipped.negativity_model:
             assert shipped.analyse("", text).reasons == model.evaluate_one(norm, hits[0])[2]
+
+
+def test_a_cue_inside_a_longer_cue_found_there_does_not_count(tmp_path: Path) -> None:
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text("threshold: 1.5\ncues:\n  misconduct: {weight: 2, words: [内定]}\n  notice: {weight: -3, words: [予以公示]}\n"
+                       "  grievance: {weight: 1, words: [公示]}\n", encoding="utf-8")
+    model = NegativityModel.from_file(lexicon, Normaliser())
+    # 公示 inside 予以公示 is the notice's; a 公示 elsewhere in the post counts on its own.
+    assert model.score("名单予以公示，内定").reasons == ("notice: 予以公示 (-3)", "misconduct: 内定 (+2)")
+    assert model.score("公示了吗，名单予以公示，内定").reasons == ("grievance: 公示 (+1)", "notice: 予以公示 (-3)", "misconduct: 内定 (+2)")
+    assert model.score("公示期间内定").reasons == ("grievance: 公示 (+1)", "misconduct: 内定 (+2)")
