@@ -6,8 +6,9 @@ Why: the lexicon (rules/negativity.yaml) names the cues an operator can read, bu
 worded in more ways than any list holds. A logistic regression over the characters of a post, with
 the lexicon's own verdict (its log-odds) as a fixed input, learns the style the lexicon misses (被,
 没, 说, 就 in a grievance; 请问, 可以, 需要 in a consultation) and corrects the lexicon where it is
-too eager. The model is off in the shipped lexicon: it costs the engine about 30% of its speed
-(bench/rules prints the figure with the model switched on).
+too eager. The shipped lexicon has it correct only the posts a rule fired on (`model_for:
+topic_posts`): off-topic it does no better than the lexicon, and consulting it for every post with
+a cue costs the engine about 30% of its speed (bench/rules prints both figures).
 
 What it learns from: the tuning part of the labelled development posts (the held-back 30% of
 bench/rules_quality.py is never read here) and tests/rules/data/own_labelled.jsonl, all of them

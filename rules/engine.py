@@ -327,6 +327,11 @@ class RuleSet:
         self.topics: frozenset[str] = frozenset(topics)
         self.hmm = hmm
         self.negativity_model = negativity or NegativityModel.shipped(self.normaliser)
+        # The verdict of a post no rule fires on (nearly every post): with the learned model for
+        # topic posts only, the lexicon's alone (the same cues, compiled once).
+        self._stream_negativity = (
+            self.negativity_model if self.negativity_model.corrects_every_post else self.negativity_model.lexicon_only()
+        )
         by_word: dict[str, list[int]] = defaultdict(list)
         patterns: set[str] = set()
         for i, rule in enumerate(self.rules):
@@ -443,7 +448,7 @@ class RuleSet:
                 return self._explain(title, text, scans, found, runnable, segment_all=False)[0]
         if not hits:
             return self._neutral
-        model = self.negativity_model
+        model = self._stream_negativity
         return self._shared(model.evaluate_one(n, hits[0]) if len(hits) == 1 else model.evaluate_parts([(n, hits)]))
 
     def _analysed(self, title: str, text: str, title_scan: _Scan, text_scan: _Scan) -> Analysis:
@@ -457,7 +462,7 @@ class RuleSet:
         title_cues, text_cues = title_scan[2], text_scan[2]
         if not title_cues and not text_cues:
             return self._neutral
-        model = self.negativity_model
+        model = self._stream_negativity
         if len(text_cues) == 1 and not title_cues:
             return self._shared(model.evaluate_one(text_scan[0], text_cues[0]))
         if len(title_cues) == 1 and not text_cues:
@@ -468,7 +473,7 @@ class RuleSet:
         """The Analysis of a post no rule fired on. The same few verdicts come up again and again
         (one "！！", one "居然"): an Analysis is frozen, so one object per verdict is shared instead
         of building one per post."""
-        if self.negativity_model.learned is not None:  # a score of its own for nearly every post
+        if self._stream_negativity.learned is not None:  # a score of its own for nearly every post
             return Analysis((), verdict[1], verdict[0], verdict[2])
         analysis = self._negativity_only.get(verdict)
         if analysis is None:
@@ -484,7 +489,7 @@ class RuleSet:
         scans = scans or (_scan(self, title), _scan(self, text))
         if not segment_all and not scans[0][3] and not scans[1][3]:
             # No word that can make a rule fire (most posts): only the negativity is left to score.
-            neg = self.negativity_model.evaluate([(scans[0][0], scans[0][2]), (scans[1][0], scans[1][2])])
+            neg = self._stream_negativity.evaluate([(scans[0][0], scans[0][2]), (scans[1][0], scans[1][2])])
             return Analysis((), neg.negative, neg.score, neg.reasons), []
         found = {"title": _candidates_of(self, scans[0][1]), "text": _candidates_of(self, scans[1][1])}
         return self._explain(title, text, scans, found, self._runnable(set(found["title"]), set(found["text"])), segment_all=segment_all)
@@ -500,14 +505,15 @@ class RuleSet:
         segment_all: bool,
     ) -> tuple[Analysis, list[RuleFiring]]:
         post = _Post(self, title, text, segment_all=segment_all, scans=scans, found=found)
-        neg = self.negativity_model.evaluate(post.cue_hits)
-        if not runnable:
-            return Analysis((), neg.negative, neg.score, neg.reasons), []
         firings: list[RuleFiring] = []
         for i in runnable:
             firing = self._evaluate(self.rules[i], post)
             if firing is not None:
                 firings.append(firing)
+        # A post a rule fired on gets the learned model's correction when there is one.
+        neg = (self.negativity_model if firings else self._stream_negativity).evaluate(post.cue_hits)
+        if not firings:
+            return Analysis((), neg.negative, neg.score, neg.reasons), []
         best: dict[str, RuleFiring] = {}
         for f in firings:
             cur = best.get(f.rule.topic)

@@ -9,11 +9,14 @@ wrongdoing (谁同意的？ 钱去哪了？), so a plain consultation stays neut
 post's target, not its mood: a shop review's bad mood has no cue here. The verdict carries the cues
 that drove it as its reasons.
 
-A small learned model (`rules/negativity_model.json`, trained offline by bench/train_negativity.py;
-off in the shipped lexicon, for speed) can then correct the lexicon's verdict for posts that hold
-at least one cue: a logistic regression over the post's characters that takes the lexicon's
-log-odds as a fixed input, so the lexicon still decides when the model has nothing to say. The
-reasons name the characters that weighed most. A post without any cue stays neutral.
+A small learned model (`rules/negativity_model.json`, trained offline by bench/train_negativity.py)
+then corrects the lexicon's verdict for posts that hold at least one cue: a logistic regression
+over the post's characters that takes the lexicon's log-odds as a fixed input, so the lexicon still
+decides when the model has nothing to say. The reasons name the characters that weighed most. A
+post without any cue stays neutral. The lexicon's `model_for` says which posts the model corrects:
+`topic_posts` (shipped), the posts a rule fired on, the verdicts officers see and the kind of post
+it was trained on (elsewhere it is no better than the lexicon, and consulting it for every post with
+a cue would cost the engine a third of its speed), or `all_posts`.
 
 `together` cues are structures rather than words: lists that must each have a word in one sentence
 (an official, a relative, a benefit). Rule negators (严禁, 不得) cover their whole clause, and a cue
@@ -23,6 +26,7 @@ inside a document's title (《……处理办法》) does not count.
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import math
 import re
@@ -47,7 +51,9 @@ _CLAUSE_LIST_TAIL = re.compile(r"[^，,。！？!?；;：:\n…]*$")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 # From a cue to the end of its clause: a question ending in 吗 / 嘛 ("不是……吗？") is rhetorical.
 _RHETORICAL = re.compile(r"[^，,。！？!?；;\n]*[吗嘛][？?]")
-_KEYS = ("threshold", "scale", "negators", "clause_negators", "negation_window", "cues", "together", "model")
+_KEYS = ("threshold", "scale", "negators", "clause_negators", "negation_window", "cues", "together", "model", "model_for")
+# Which posts the learned model corrects (see the module's docstring).
+MODEL_FOR = ("topic_posts", "all_posts")
 _TOGETHER_KEYS = ("weight", "words")
 _TOGETHER = "together"  # the category of a word only a `together` cue needs: it adds nothing alone
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
@@ -154,10 +160,12 @@ class NegativityModel:
         window: int,
         normaliser: Normaliser,
         learned: Learned | None = None,
+        learned_for: str = "topic_posts",
         together: list[tuple[str, float, list[list[str]]]] | None = None,
         clause_negators: list[str] | None = None,
     ):
         self.learned = learned
+        self.learned_for = learned_for
         self.threshold = threshold
         self.scale = scale
         self.window = window
@@ -226,6 +234,20 @@ class NegativityModel:
             for cue in self.cues.values()
         }
 
+    @property
+    def corrects_every_post(self) -> bool:
+        """Whether the learned model (if any) corrects every post with a cue, not only topic posts."""
+        return self.learned is not None and self.learned_for == "all_posts"
+
+    def lexicon_only(self) -> NegativityModel:
+        """The same lexicon without the learned model: the engine's verdict for a post no rule
+        fired on when the model is for topic posts only (the compiled lexicon is shared)."""
+        if self.learned is None:
+            return self
+        plain = copy.copy(self)
+        plain.learned = None
+        return plain
+
     @classmethod
     def shipped(cls, normaliser: Normaliser) -> NegativityModel:
         return cls.from_file(LEXICON, normaliser)
@@ -255,6 +277,9 @@ class NegativityModel:
                 continue
             cues += [_Cue(str(w), str(name), weight, bool(section.get("negatable", True))) for w in section.get("words") or []]
         model: Learned | None = None
+        learned_for = root.get("model_for", "topic_posts")
+        if learned_for not in MODEL_FOR:
+            problems.append(doc.problem(["model_for"], f"unknown model_for {learned_for!r}{did_you_mean(str(learned_for), MODEL_FOR)}"))
         model_path = learned if isinstance(learned, Path) else path.parent / str(root.get("model") or "")
         if isinstance(learned, Path) or (learned and root.get("model")):
             try:
@@ -281,6 +306,7 @@ class NegativityModel:
             window=int(root.get("negation_window", 4)),
             normaliser=normaliser,
             learned=model,
+            learned_for=str(learned_for),
             together=together,
             clause_negators=[str(n) for n in root.get("clause_negators") or []],
         )

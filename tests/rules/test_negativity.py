@@ -92,11 +92,55 @@ def test_learned_model_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
     assert "tiny_model.json" in str(err.value.problems[0])
 
 
-def test_shipped_model_loads_but_is_off_by_default() -> None:
-    normaliser = Normaliser()
-    assert NegativityModel.shipped(normaliser).learned is None  # speed: see rules/negativity.yaml
-    learned = NegativityModel.from_file(LEXICON, normaliser, learned=MODEL).learned
-    assert learned is not None and len(learned.weights) >= 50
+def test_shipped_model_corrects_topic_posts_only() -> None:
+    shipped = NegativityModel.shipped(Normaliser())
+    assert shipped.learned is not None and len(shipped.learned.weights) >= 50
+    assert shipped.learned_for == "topic_posts" and not shipped.corrects_every_post
+    plain = shipped.lexicon_only()
+    assert plain.learned is None and plain.cues is shipped.cues and shipped.learned is not None  # the original keeps its model
+    assert NegativityModel.from_file(LEXICON, Normaliser(), learned=False).learned is None
+
+
+TINY_RULE = """topic: public_recruitment
+rules:
+  - id: kaobian
+    any: [考编]
+"""
+
+
+@pytest.mark.parametrize("learned_for", ["topic_posts", "all_posts", None])
+def test_the_model_corrects_the_posts_its_setting_names(tmp_path: Path, make_rules, learned_for: str | None) -> None:  # type: ignore[no-untyped-def]
+    # The tiny model pulls every post with 又 below the threshold; 服了 alone is negative.
+    (tmp_path / "tiny_model.json").write_text('{"bias": 0.0, "features": {"又": -2.0}}', encoding="utf-8")
+    lexicon = tmp_path / "lexicon.yaml"
+    setting = "" if learned_for is None else f"model_for: {learned_for}\n"
+    lexicon.write_text(setting + LEXICON_WITH_MODEL, encoding="utf-8")
+    model = NegativityModel.from_file(lexicon, Normaliser())
+    rs = make_rules(TINY_RULE)
+    rs = RuleSet(rs.topic_specs, rs.rules, normaliser=rs.normaliser, negativity=model)
+    everywhere = learned_for == "all_posts"
+    # A post a rule fired on: corrected whatever the setting (topic_posts is the default).
+    topical = rs.analyse("", "考编又服了")
+    assert topical.topic_ids == ["public_recruitment"]
+    assert not topical.negative and "model: -2.00 (又 -2.00)" in topical.reasons
+    assert rs.explain("", "考编又服了")[0] == topical
+    # The same complaint with no topic: corrected only when the model is for every post.
+    for title, text in (("", "又服了"), ("又服了", ""), ("标题", "又服了")):
+        stream = rs.analyse(title, text)
+        assert stream.topics == ()
+        assert stream.negative is not everywhere
+        assert any(r.startswith("model:") for r in stream.reasons) is everywhere
+        assert rs.explain(title, text)[0] == stream
+
+
+def test_an_unknown_model_for_is_an_error_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "tiny_model.json").write_text('{"bias": 0.0, "features": {}}', encoding="utf-8")
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(LEXICON_WITH_MODEL + "model_for: topic_post\n", encoding="utf-8")
+    with pytest.raises(RuleError) as err:
+        NegativityModel.from_file(lexicon, Normaliser())
+    message = str(err.value.problems[0])
+    assert "lexicon.yaml:5" in message and "model_for" in message and 'did you mean "topic_posts"' in message
 
 
 LEXICON_WITH_TOGETHER = """\
@@ -178,12 +222,13 @@ def test_readme_lexicon_example_loads(tmp_path: Path) -> None:
 def test_one_cue_hit_has_the_verdict_of_the_general_path(shipped: RuleSet, text: str) -> None:
     norm = Normaliser().normalise(text).text
     with_model = NegativityModel.from_file(LEXICON, Normaliser(), learned=MODEL)
-    for model in (shipped.negativity_model, with_model):
+    lexicon_alone = with_model.lexicon_only()
+    for model in (lexicon_alone, with_model):
         found = model.automaton.find_matches_as_indexes(norm, overlapping=True)  # type: ignore[union-attr]
         hits = [(start, end, model.cues[model._keys[i]]) for i, start, end in found]
         assert len(hits) == 1
         assert model.evaluate_one(norm, hits[0]) == model.evaluate_parts([("", []), (norm, hits)])
-        if model is shipped.negativity_model:
+        if model is lexicon_alone:  # no topic in these posts: the shipped engine gives the lexicon's verdict
             assert shipped.analyse("", text).reasons == model.evaluate_one(norm, hits[0])[2]
 
 
