@@ -147,13 +147,19 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
         block = page_blocks[i]
         if len(block.text) > BYLINE_MAX_CHARS and block.punctuation > 3:
             continue  # prose mentioning a date, not a byline
+        labelled = bool(_DATE_LABEL.search(block.text))
         for found in find_dates(block.text, now=now, tz=tz):
             if not found.has_time and found.yearless:
                 continue  # "6月21日" in a byline is rare, in prose common
+            if found.relative and not labelled and block.punctuation and 3 * (found.end - found.start) < len(block.text):
+                # "今天，…" and "刚刚过去的…" open sentences of a story: a word of the prose, which
+                # would date the page at the fetch time. A byline's "今天 09:30" or "2小时前" is
+                # labelled, has no sentence punctuation, or is a good part of its line.
+                continue
             # "3分钟前" is how forums and feeds date posts, but comments use it too: less trust.
             score = -2.0 * found.relative
             score += 4 * found.has_time
-            score += 4 * bool(_DATE_LABEL.search(block.text))
+            score += 4 * labelled
             score -= 6 * bool(_UPDATE_LABEL.search(block.text[max(0, found.start - 8) : found.start]))
             score += 4 * (found.end - found.start) / max(1, len(block.text))
             score -= 6 * (block.link_density > 0.4)

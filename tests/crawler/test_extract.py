@@ -99,6 +99,32 @@ def test_no_date_on_the_page_means_none() -> None:
     assert a.text.startswith("为进一步做好人才引进工作")
 
 
+PROSE_SAYS_TODAY = """<html><head><meta charset="utf-8"><title>论合法性</title></head><body>
+<h1>论合法性</h1>
+<div class="content">
+有人解释说，经济改革取得了可观的成就，这就<br>
+为统治赢回了合法性。另有一种解释说，它扮演了国家利益的保护者。<br>
+今天，这种解释已经失去了说服力。它之所以还在仅仅是因为它掌握<br>
+着舆论的工具。刚刚过去的十年里，人们看得更清楚了。<br>
+——《某刊》1998年3月号
+</div></body></html>"""
+
+
+@pytest.mark.parametrize("line", ["发布时间：今天 09:30", "今天 09:30", "张三 2小时前 来自手机"])
+def test_a_relative_date_in_a_byline_still_counts(line: str) -> None:
+    page = PROSE_SAYS_TODAY.replace("<h1>论合法性</h1>", f"<h1>论合法性</h1><div class='info'>{line}</div>")
+    a = extract_article(page, URL, now=NOW, tz=SH)
+    assert a.published_at is not None and a.published_at.date() == NOW.date()
+
+
+def test_today_in_the_prose_is_not_a_publish_date() -> None:
+    # "今天，…" and "刚刚过去的…" begin sentences of the story: taking them for its date would
+    # invent one (the fetch time); the page states none.
+    a = extract_article(PROSE_SAYS_TODAY, URL, now=NOW, tz=SH)
+    assert a.published_at is None
+    assert a.title == "论合法性"
+
+
 def test_url_date_is_the_last_resort() -> None:
     text = (PAGES / "no_date.html").read_text(encoding="utf-8")
     a = extract_article(text, "http://news.example.org/2024-04/28/content_1.htm", now=NOW, tz=SH)
