@@ -25,7 +25,6 @@ inside a document's title (《……处理办法》) does not count.
 
 from __future__ import annotations
 
-import bisect
 import copy
 import json
 import math
@@ -57,6 +56,7 @@ MODEL_FOR = ("topic_posts", "all_posts")
 _TOGETHER_KEYS = ("weight", "words")
 _TOGETHER = "together"  # the category of a word only a `together` cue needs: it adds nothing alone
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_find_sentence_end = _SENTENCE_END.search
 _CUE_KEYS = ("weight", "negatable", "words")
 
 
@@ -175,6 +175,9 @@ class NegativityModel:
         clause = sorted({normaliser.word(n) for n in clause_negators or []}, key=len, reverse=True)
         self._clause_negator_re = re.compile("|".join(re.escape(n) for n in clause)) if clause else None
         self._clause_or_title = re.compile("|".join(["《", *(re.escape(n) for n in clause)]))
+        # The two searches that decide nearly every negation test (`_negated`), bound once.
+        self._find_clause_or_title = self._clause_or_title.search if clause else None
+        self._find_negator = self._negator_re.search
         self.cues: dict[str, _Cue] = {}
         for cue in cues:
             key = normaliser.word(cue.word)
@@ -398,7 +401,6 @@ class NegativityModel:
 
     def _together_in(self, text: str, placed: dict[str, list[int]], counted: dict[str, float], reasons: list[str]) -> None:
         """Count each `together` cue whose lists all have a word in one sentence of `text`."""
-        ends: list[int] | None = None
         words = placed.keys()
         candidates = set().union(*filter(None, map(self._together_by_first.get, words)))
         for k in sorted(candidates):
@@ -409,16 +411,19 @@ class NegativityModel:
             key = _TOGETHER + ":" + name
             if key in counted:
                 continue
-            if ends is None:
-                ends = [m.start() for m in _SENTENCE_END.finditer(text)]
-            # Per list, the sentences (by index) where one of its words is, and that word.
+            # Per list, the sentences where one of its words is, and that word. A sentence is named
+            # by where it ends (the first sentence end at or after the word, or the text's end): one
+            # search per word found rather than every sentence end of the text, which for a long
+            # news body took half the time of this test (the 101 bench posts that get here:
+            # 1.8 -> 0.9 ms).
             by_sentence: list[dict[int, tuple[str, int]]] = []
             for member in members:
                 where: dict[int, tuple[str, int]] = {}
                 # Longest word first (老部下, not the 部下 inside it), then the earliest.
                 for word in sorted(member & placed.keys(), key=lambda w: (-len(w), placed[w][0])):
                     for pos in placed[word]:
-                        where.setdefault(bisect.bisect_left(ends, pos), (word, pos))
+                        end = _find_sentence_end(text, pos)
+                        where.setdefault(end.start() if end is not None else len(text), (word, pos))
                 by_sentence.append(where)
             shared = set(by_sentence[0]).intersection(*by_sentence[1:])
             if shared:
@@ -439,11 +444,16 @@ class NegativityModel:
 
     def _negated(self, text: str, start: int) -> bool:
         """Whether a negator stands before the cue in its clause (within `negation_window` characters)."""
-        if self._clause_negator_re is not None and self._clause_negated(text, start):
+        # The common case (no rule negator or title mark in the 30 characters before the cue, no
+        # negator in the window) is decided here with two C-level searches, no further call and no
+        # slice: over the 4,989 negatable cue hits of the bench sample, 5.3 -> 4.3 ms.
+        find = self._find_clause_or_title
+        if find is not None and find(text, start - 30 if start > 30 else 0, start) and self._clause_negated(text, start):
             return True
-        begin = max(0, start - self.window)
-        if not self._negator_re.search(text, begin, start):
-            return False  # the common case, decided with one search (and no slice)
+        window = self.window
+        begin = start - window if start > window else 0
+        if not self._find_negator(text, begin, start):
+            return False
         before = _CLAUSE_TAIL.search(text[begin:start]).group()  # type: ignore[union-attr]  # always matches
         # "A不A" asks a question (是不是要送礼？ 这算不算贿选？): it implies the cue rather than denying it.
         if not self._negator_re.search(_A_NOT_A.sub("", before)):
@@ -453,11 +463,9 @@ class NegativityModel:
     def _clause_negated(self, text: str, start: int) -> bool:
         """Whether a rule's negator (严禁, 不得) stands anywhere before the cue in its clause, list
         commas included (严禁跑官要官、买官卖官), or the cue is inside a document's title
-        (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one)."""
+        (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one). Asked by `_negated` only
+        when one of them or a title mark stands in the 30 characters before the cue."""
         begin = max(0, start - 30)
-        # One C-level search decides the common case: no such negator and no title mark before the cue.
-        if not self._clause_or_title.search(text, begin, start):
-            return False
         opening = text.rfind("《", begin, start)
         if opening >= 0 and text.find("》", opening, start) < 0:
             return True

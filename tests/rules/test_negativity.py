@@ -169,6 +169,10 @@ def together(tmp_path: Path) -> NegativityModel:
         ("鱼塘被村主任包给了他侄女，一包三十年。", True, "favouritism: 村主任 + 侄女 + 包给 (+2)"),
         # Every list must be found in ONE sentence.
         ("局长的小舅子来了。提拔的是别人。", False, None),
+        # The last sentence needs no end mark; a word of an earlier sentence does not lend itself to it.
+        ("局长的小舅子来了。后来局长的侄女被提拔了", True, "favouritism: 局长 + 侄女 + 提拔 (+2)"),
+        # Two sentences hold the structure: the reason names the first one's words.
+        ("村主任的侄女被提拔了。局长的小舅子也被提拔了。", True, "favouritism: 村主任 + 侄女 + 提拔 (+2)"),
         # A list's words alone count for nothing (提拔, 局长 are no cues here).
         ("局长说今年要提拔年轻人。", False, None),
         # A negator before one of its words: checking for the structure is not reporting it.
