@@ -135,3 +135,25 @@ def test_only_rules_whose_words_hit_are_evaluated(make_rules: Make) -> None:
     assert [rs.rules[i].id for i in rs._runnable(set(post.candidates["title"]), set(post.candidates["text"]))] == ["a"]
     post = _Post(rs, "低保", "低保名单", segment_all=False)
     assert [rs.rules[i].id for i in rs._runnable(set(post.candidates["title"]), set(post.candidates["text"]))] == ["a", "c", "d"]
+
+
+def test_words_a_rule_is_not_indexed_under_are_found_once_a_trigger_is(make_rules: Make) -> None:
+    # The rank list is the rule's index (its rarest list); 就/才, the `none` word and the exclusion
+    # context are looked for only in posts where a rank word was found (a second automaton pass).
+    rs = make_rules(
+        "topic: t\nrules:\n  - id: a\n"
+        "    near: [{words: [[副科级, 正科级], [就, 才]], within: sentence}]\n"
+        "    none: [培训班, {word: 科员, not_in: [主任科员]}]\n"
+    )
+    triggers = set(rs.patterns[: rs.trigger_count])
+    assert {"副科级", "正科级"} <= triggers
+    assert {"就", "才", "培训班", "科员", "主任科员"} <= set(rs.rest_words)
+    assert not {"就", "才", "培训班"} & set(rs.patterns)
+    assert topics(rs, "他干了十年才到副科级") == ["t"]
+    assert topics(rs, "副科级培训班开班，他才来") == []  # a `none` word from the second pass
+    assert topics(rs, "他是主任科员，干了十年才到副科级") == ["t"]  # 科员 inside its exclusion context
+    assert topics(rs, "他原来是科员，干了十年才到副科级") == []
+    assert topics(rs, "他才来就走了") == []  # partners without the index word: no second pass at all
+    assert topics(rs, "干了十年才到", title="副科级") == []  # a sentence does not cross fields
+    for title, text in [("", "他干了十年才到副科级"), ("副科级培训班", "他才来"), ("标题", "他是主任科员，才到副科级")]:
+        assert rs.analyse(title, text) == rs.analyse(title, text, segment_all=True) == rs.explain(title, text)[0]
