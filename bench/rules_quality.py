@@ -32,6 +32,8 @@ FRESH2 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "
 FRESH3 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh3.jsonl"
 # The same for the second round of session 4 (written before its rule changes; its row appears once it exists).
 FRESH4 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh4.jsonl"
+# The same for the negativity generalisation round of session 5 (written before its lexicon changes).
+FRESH5 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh5.jsonl"
 
 
 def held_back(post_id: str) -> bool:
@@ -82,13 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     fresh2 = [json.loads(line) for line in FRESH2.open(encoding="utf-8") if line.strip()]
     fresh3 = [json.loads(line) for line in FRESH3.open(encoding="utf-8") if line.strip()] if FRESH3.exists() else []
     fresh4 = [json.loads(line) for line in FRESH4.open(encoding="utf-8") if line.strip()] if FRESH4.exists() else []
+    fresh5 = [json.loads(line) for line in FRESH5.open(encoding="utf-8") if line.strip()] if FRESH5.exists() else []
     gold: list[dict[str, Any]] = []
     if DEV.exists():
         gold = [json.loads(line) for line in DEV.open(encoding="utf-8") if line.strip()]
     else:
         print(f"{DEV} is not present (the labelled corpus lives beside the repo): only the project's own examples")
     pred: dict[str, dict[str, Any]] = {}
-    for g in gold + own + fresh + fresh2 + fresh3 + fresh4:
+    for g in gold + own + fresh + fresh2 + fresh3 + fresh4 + fresh5:
         a = rs.analyse("", g["text"])
         pred[g["id"]] = {"topics": [t.topic for t in a.topics], "negative": a.negative}
     parts: dict[str, list[dict[str, Any]]] = {}
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         parts["own fresh3 (frozen)"] = fresh3
     if fresh4:
         parts["own fresh4 (frozen)"] = fresh4
+    if fresh5:
+        parts["own fresh5 (frozen)"] = fresh5
     print(f"shipped pack: {len(rs)} rules, {len(rs.topics)} topics; goal precision >= 0.92, recall >= 0.90, negativity >= 0.88")
     for name, subset in parts.items():
         s = score(subset, pred)
