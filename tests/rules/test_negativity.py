@@ -245,3 +245,68 @@ def test_a_cue_inside_a_longer_cue_found_there_does_not_count(tmp_path: Path) ->
     assert model.score("名单予以公示，内定").reasons == ("notice: 予以公示 (-3)", "misconduct: 内定 (+2)")
     assert model.score("公示了吗，名单予以公示，内定").reasons == ("grievance: 公示 (+1)", "notice: 予以公示 (-3)", "misconduct: 内定 (+2)")
     assert model.score("公示期间内定").reasons == ("grievance: 公示 (+1)", "misconduct: 内定 (+2)")
+
+
+@pytest.fixture(scope="module")
+def lexicon_alone() -> NegativityModel:
+    return NegativityModel.from_file(LEXICON, Normaliser(), learned=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "negative", "cue"),
+    [
+        # the outcome settled before the procedure
+        ("处长的人选早有安排，竞聘只是走个流程。", True, "早有安排"),
+        ("这次调整谁上谁下，由组织考察决定。", False, None),  # who rises next, a plain statement
+        # a favour asked, a queue jumped
+        ("听说他家里提前打了招呼，所以面试才过的。", True, "提前打了招呼"),
+        ("他进门跟大家打了招呼。", False, None),  # a greeting
+        ("食堂排队有人插了队。", False, None),  # a canteen queue
+        # theirs first, ours what is left
+        ("救济粮发下来，组长家先挑了，剩下的才分给我们。", True, "家先挑"),
+        ("超市会员可以优先挑选。", False, None),
+        # drawing what should have stopped
+        ("人都调走半年了，岗位补贴照领不误。", True, "照领不误"),
+        ("按照领导要求完成低保复核。", False, None),  # 照领 inside 按照领导 is no cue
+        # stuck in place
+        ("干了二十年科员，提拔无望。", True, "提拔无望"),
+        ("我县打破论资排辈，大胆使用年轻干部。", False, None),  # 打破 negates
+        # no backing
+        ("没背景的只能干活，好位置都是有靠山的。", True, "没背景"),
+        ("我们村靠山吃山，发展林下经济。", False, None),
+        # conditions only one person meets
+        ("岗位要求写得这么细，全市能有几个？", True, "全市能有几个"),
+        ("符合这些条件的，全省恐怕只有一个。", True, "tailored: 符合 + 恐怕只有 (+1.5)"),
+        ("请问这个岗位要求的基层经历，我符合条件吗？", False, None),
+        # the authorities look away
+        ("他天天不上班，单位也不查。", True, "也不查"),
+        # papers lost, waiting lost
+        ("组织部把我的档案弄丢了。", True, "lost_papers: 组织 + 弄丢 (+1.5)"),
+        ("排了三年队，白等了。", True, "白等"),
+        ("我把钥匙弄丢了，只好叫开锁师傅。", False, None),
+        # a rise too fast
+        ("三十出头就正处，升得比谁都快。", True, "升得比谁都快"),
+        ("火箭发射成功。", False, None),
+        # everything taken by them, years and not once, one family, a price on an office, a lease for a pittance
+        ("指标都被领导的亲戚占了。", True, "all_taken: 都被 + 占了 (+1.5)"),
+        ("村里十几年没公开账目。", True, "years_without: 十几年 + 没公开 (+1.5)"),
+        ("村两委班子就是一家子。", True, "one_family: 两委 + 一家子 (+1.5)"),
+        ("父子俩一起跑完了马拉松。", False, None),
+        ("一个副科的位子明码标价。", True, "price_list: 明码标价"),
+        ("超市的商品都明码标价。", False, None),
+        ("鱼塘承包出去一年才交五百，人家一年赚几十万。", True, "cheap_lease"),
+        ("村集体鱼塘公开承包，租金每年五万元。", False, None),
+        # over-firing fixed: a company mood, a private matter, a happy exam, a plain question, a rule, a problem being solved
+        ("公司开会，老板拍了桌子。", False, None),
+        ("彩礼要十万，大家说合理吗？", False, None),
+        ("面试通过了！手心全是汗。", False, None),
+        ("公务员兼职会不会被处分？", False, None),
+        ("档案审核发现造假的，一律先停职再调查。", False, None),
+        ("干部年龄偏大、结构不合理的问题得到解决。", False, None),
+    ],
+)
+def test_session5_families_and_traps(lexicon_alone: NegativityModel, text: str, negative: bool, cue: str | None) -> None:
+    verdict = lexicon_alone.score(Normaliser().normalise(text).text)
+    assert verdict.negative is negative, verdict.reasons
+    if cue is not None:
+        assert any(cue in r for r in verdict.reasons), verdict.reasons
