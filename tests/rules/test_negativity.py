@@ -296,6 +296,13 @@ def lexicon_alone() -> NegativityModel:
         ("超市的商品都明码标价。", False, None),
         ("鱼塘承包出去一年才交五百，人家一年赚几十万。", True, "cheap_lease"),
         ("村集体鱼塘公开承包，租金每年五万元。", False, None),
+        # the misconduct news reports of anyone, against a question on the penalty and a hotel's service
+        ("某网红主播被曝偷税漏税，已被税务部门追缴。", True, "偷税"),
+        ("酒驾的处罚标准是什么？会被罚多少？", False, None),
+        ("酒店服务不到位，早餐也一般。", False, None),
+        # still temporary after years, signed in my name
+        ("在局里干了十年，还是临时工。", True, "还是临时工"),
+        ("合同上那个签名根本不是我签的。", True, "不是我签的"),
         # over-firing fixed: a company mood, a private matter, a happy exam, a plain question, a rule, a problem being solved
         ("公司开会，老板拍了桌子。", False, None),
         ("彩礼要十万，大家说合理吗？", False, None),
