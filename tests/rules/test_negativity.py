@@ -276,7 +276,7 @@ def lexicon_alone() -> NegativityModel:
         ("我们村靠山吃山，发展林下经济。", False, None),
         # conditions only one person meets
         ("岗位要求写得这么细，全市能有几个？", True, "全市能有几个"),
-        ("符合这些条件的，全省恐怕只有一个。", True, "tailored: 符合 + 恐怕只有 (+1.5)"),
+        ("符合这些条件的，全省恐怕只有一个。", True, "tailored: 这些条件 + 恐怕只有 (+1.5)"),
         ("请问这个岗位要求的基层经历，我符合条件吗？", False, None),
         # the authorities look away
         ("他天天不上班，单位也不查。", True, "也不查"),
