@@ -78,6 +78,22 @@ def test_learned_model_corrects_the_lexicon_and_names_its_features(tmp_path: Pat
     assert model.score("考编考编").reasons == () and not model.score("考编考编").negative
 
 
+def test_the_learned_correction_is_capped(tmp_path: Path) -> None:
+    # 服了 x3 weighs 4.5 against the threshold 1.5: log-odds +3. A model pulling -5 is held to -2,
+    # so a post whose cues say loudly that it complains stays negative.
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text("model: tiny_model.json\nthreshold: 1.5\ncues:\n  grievance: {weight: 1.5, words: [服了, 离谱, 凭什么]}\n",
+                       encoding="utf-8")
+    (tmp_path / "tiny_model.json").write_text('{"bias": 0.0, "features": {"又": -5.0}}', encoding="utf-8")
+    model = NegativityModel.from_file(lexicon, Normaliser())
+    verdict = model.score("又服了，离谱，凭什么")
+    assert verdict.negative
+    assert "model: -2.00 capped from -5.00 (又 -5.00)" in verdict.reasons
+    # Within the cap the correction is what the model says.
+    (tmp_path / "tiny_model.json").write_text('{"bias": 0.0, "features": {"又": -1.5}}', encoding="utf-8")
+    assert "model: -1.50 (又 -1.50)" in NegativityModel.from_file(lexicon, Normaliser()).score("又服了").reasons
+
+
 def test_learned_model_names_its_strongest_features_in_a_fixed_order(tmp_path: Path) -> None:
     # Strongest first, ties by name: the same reason line (and the same sum) in every process,
     # whatever order a set of the characters found comes in.
