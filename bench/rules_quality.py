@@ -6,8 +6,7 @@ way /work/shared/tools/topics_eval.py scores them, separately for the part the r
 against ("tuning", 70%) and a held-back 30% that was not looked at while writing rules. The split
 is fixed by a hash of each post's id, so it never changes between runs. Then the project's own
 examples (tests/rules/data/own_labelled.jsonl, looked at while writing rules) and the frozen
-own_fresh.jsonl, own_fresh2.jsonl and own_fresh3.jsonl (each written before a round of changes, only
-ever scored). Last, the negativity accuracy of each set with the lexicon alone, with the learned
+own_fresh*.jsonl sets (each written before a round of changes, only ever scored). Last, the negativity accuracy of each set with the lexicon alone, with the learned
 model correcting every post that holds a cue, and with it correcting only the posts a rule fired on
 (as shipped), computed apart from the engine.
 """
@@ -23,17 +22,17 @@ from typing import Any
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "topics" / "topics_dev.jsonl"
 OWN = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_labelled.jsonl"
-# Written before a round of rule and negativity changes and frozen: scored, never used to change
-# rules (its errors are not printed by --errors), so it stays a check on posts the rules were not fitted to.
-FRESH = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh.jsonl"
-# The same for the generalisation round of issue 4 (after own_fresh had been scored several times).
-FRESH2 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh2.jsonl"
-# The same for the round of session 4 (written before its rule changes; its row appears once it exists).
-FRESH3 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh3.jsonl"
-# The same for the second round of session 4 (written before its rule changes; its row appears once it exists).
-FRESH4 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh4.jsonl"
-# The same for the negativity generalisation round of session 5 (written before its lexicon changes).
-FRESH5 = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own_fresh5.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data"
+# Each written before a round of rule or negativity changes and frozen: scored, never used to change
+# rules (their errors are not printed by --errors), so they stay checks on posts the rules were not
+# fitted to. own_fresh: before the first rounds of issue 4; own_fresh2: the generalisation round
+# after it (own_fresh had been scored several times); own_fresh3 and own_fresh4: the two rules
+# rounds of session 4; own_fresh5: its negativity round. A file that is absent has no row.
+FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5")]
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
 def held_back(post_id: str) -> bool:
@@ -79,19 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     from rules.loading import PACK_DIR, build_ruleset
 
     rs = build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
-    own = [json.loads(line) for line in OWN.open(encoding="utf-8") if line.strip()]
-    fresh = [json.loads(line) for line in FRESH.open(encoding="utf-8") if line.strip()]
-    fresh2 = [json.loads(line) for line in FRESH2.open(encoding="utf-8") if line.strip()]
-    fresh3 = [json.loads(line) for line in FRESH3.open(encoding="utf-8") if line.strip()] if FRESH3.exists() else []
-    fresh4 = [json.loads(line) for line in FRESH4.open(encoding="utf-8") if line.strip()] if FRESH4.exists() else []
-    fresh5 = [json.loads(line) for line in FRESH5.open(encoding="utf-8") if line.strip()] if FRESH5.exists() else []
+    own = _load(OWN)
+    frozen = {f"own {path.stem.removeprefix('own_')} (frozen)": _load(path) for path in FROZEN if path.exists()}
     gold: list[dict[str, Any]] = []
     if DEV.exists():
-        gold = [json.loads(line) for line in DEV.open(encoding="utf-8") if line.strip()]
+        gold = _load(DEV)
     else:
         print(f"{DEV} is not present (the labelled corpus lives beside the repo): only the project's own examples")
     pred: dict[str, dict[str, Any]] = {}
-    for g in gold + own + fresh + fresh2 + fresh3 + fresh4 + fresh5:
+    for g in [*gold, *own, *(g for posts in frozen.values() for g in posts)]:
         a = rs.analyse("", g["text"])
         pred[g["id"]] = {"topics": [t.topic for t in a.topics], "negative": a.negative}
     parts: dict[str, list[dict[str, Any]]] = {}
@@ -101,14 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             parts["held back (30%)"] = [g for g in gold if held_back(g["id"])]
         parts["all dev"] = gold
     parts["own examples"] = own
-    parts["own fresh (frozen)"] = fresh
-    parts["own fresh2 (frozen)"] = fresh2
-    if fresh3:
-        parts["own fresh3 (frozen)"] = fresh3
-    if fresh4:
-        parts["own fresh4 (frozen)"] = fresh4
-    if fresh5:
-        parts["own fresh5 (frozen)"] = fresh5
+    parts.update(frozen)
     print(f"shipped pack: {len(rs)} rules, {len(rs.topics)} topics; goal precision >= 0.92, recall >= 0.90, negativity >= 0.88")
     for name, subset in parts.items():
         s = score(subset, pred)

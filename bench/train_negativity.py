@@ -13,7 +13,7 @@ a cue costs the engine about 30% of its speed (bench/rules prints both figures).
 What it learns from: the tuning part of the labelled development posts (the held-back 30% of
 bench/rules_quality.py is never read here) and tests/rules/data/own_labelled.jsonl, all of them
 (training only on posts with a cue, the only ones it is consulted for, did worse). Never from
-own_fresh.jsonl, the frozen check set.
+the frozen check sets tests/rules/data/own_fresh*.jsonl.
 
 Features: single characters seen in at least two training posts, the TOP 100 by weight kept and the
 model refitted on them (runs of 2-3 characters did no better on the held-back part and need an

@@ -5,9 +5,10 @@ call. For each field it normalises the text (`rules.normalise`), runs ONE Aho-Co
 holding the negativity cues and the words rules are indexed under (and, only when one of those is
 found, a second holding the rules' other words and exclusion contexts), confirms each candidate's
 word boundaries with the private jieba tokenizer on the candidate's block only (`rules.segment`),
-and evaluates only the rules indexed under the words that were found. So the cost of a post does not grow with the number
-of rules or words, only with what the post contains. Negativity (`rules.negativity`) is scored for
-every post; a topic's severity combines its best rule's score with it.
+and evaluates only the rules indexed under the words that were found. So the cost of a post does
+not grow with the number of rules or words, only with what the post contains. Negativity
+(`rules.negativity`) is scored for every post; a topic's severity combines its best rule's score
+with it.
 """
 
 from __future__ import annotations
