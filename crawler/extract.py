@@ -129,6 +129,9 @@ _PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
 ))
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _WHITESPACE = re.compile(r"\s+")
+# A saved page, not a fragment: it has an <html>, <head> or <body> tag, wherever it starts (many
+# saved pages open with a comment holding their URL, or with <head> and no <html>).
+_DOCUMENT_TAG = re.compile(r"<(?:html|head|body)[\s>/]", re.IGNORECASE)
 
 
 def _parse(html: str) -> HtmlElement | None:
@@ -161,7 +164,7 @@ def _body_lines(root: HtmlElement, story_blocks: list[Block], html: str, url: st
     # body F1 the same either way, at two thirds of its time. A saved fragment (a `<div>`, a
     # `<text>` dump) it parses itself, because it judges those by its own parse (it drops
     # one-element fragments, which are mostly navigation) and our parser wraps them in <html><body>.
-    document = "html" in html[:50].lower()
+    document = _DOCUMENT_TAG.search(html) is not None
     extracted = trafilatura.extract(_story_document(root, found.container) if document else html, url=url or None,
                                     include_comments=False, include_tables=True, fast=True, output_format="txt",
                                     deduplicate=False)

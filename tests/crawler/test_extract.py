@@ -300,3 +300,27 @@ def test_a_fragment_trafilatura_declines_logs_no_error(caplog: pytest.LogCapture
         a = extract_article(fragment, URL, now=NOW, tz=SH)
     assert "低溫寒流" in a.text
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []
+
+
+@pytest.mark.parametrize("opening", [
+    "<!--http://www.example.org/world/2019-12/10/c_1125327450.htm-->\n<!DOCTYPE html>\n<html>", "<head>", "<body>",
+])
+def test_a_saved_page_is_not_reparsed_as_a_fragment(monkeypatch: pytest.MonkeyPatch, opening: str) -> None:
+    # Saved pages often open with a comment holding their URL, or with <head> or <body> and no
+    # <html>: they are documents, and trafilatura reads our parse of the chosen container, not
+    # the whole page parsed a second time (the string goes to it only for a real fragment).
+    import crawler.extract
+
+    given: list[object] = []
+    real = crawler.extract.trafilatura.extract
+
+    def spy(document: object, **kwargs: object) -> object:
+        given.append(document)
+        return real(document, **kwargs)
+
+    monkeypatch.setattr(crawler.extract.trafilatura, "extract", spy)
+    html = (f'{opening}<title>示例</title><body><div class="menu"><a href="/">首页</a></div>'
+            '<div id="story"><p>镇政府通报了村集体资产清查结果，整改工作已经启动。</p></div></body>')
+    a = extract_article(html, URL, now=NOW, tz=SH)
+    assert "清查结果" in a.text
+    assert given and not any(isinstance(d, str) for d in given)
