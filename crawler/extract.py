@@ -53,6 +53,7 @@ from crawler.extract_byline import (
 )
 from crawler.extract_meta import read_meta
 from crawler.extract_select import select, select_text
+from crawler.extract_trafilatura import trafilatura_text
 
 # trafilatura logs a document it declines to read (a one-element fragment, an empty tree) at ERROR
 # and WARNING. Here it is only a second opinion withheld, and the density body stands: not an
@@ -164,19 +165,20 @@ def _body_lines(root: HtmlElement, story_blocks: list[Block], html: str, url: st
     # body F1 the same either way, at two thirds of its time. A saved fragment (a `<div>`, a
     # `<text>` dump) it parses itself, because it judges those by its own parse (it drops
     # one-element fragments, which are mostly navigation) and our parser wraps them in <html><body>.
-    document = _DOCUMENT_TAG.search(html) is not None
-    extracted = trafilatura.extract(_story_document(root, found.container) if document else html, url=url or None,
-                                    include_comments=False, include_tables=True, fast=True, output_format="txt",
-                                    deduplicate=False)
-    theirs = without_link_lines(clean_lines((extracted or "").splitlines(), title=title), link_texts(root))
+    if _DOCUMENT_TAG.search(html) is not None:
+        extracted = trafilatura_text(_story_document(root, found.container), url or None)
+    else:
+        extracted = trafilatura.extract(html, url=url or None, include_comments=False, include_tables=True,
+                                        fast=True, output_format="txt", deduplicate=False) or ""
+    theirs = without_link_lines(clean_lines(extracted.splitlines(), title=title), link_texts(root))
     return choose_body({"density": density, "trafilatura": theirs})
 
 
 def _story_document(root: HtmlElement, container: HtmlElement | None) -> HtmlElement:
-    """A document holding only a copy of `container` (trafilatura prunes what it is given), or the
-    whole page when density found no container or chose the whole body."""
+    """A document holding only a copy of `container` (trafilatura prunes what it is given), or a
+    copy of the whole page when density found no container or chose the whole body."""
     if container is None or container.tag in ("html", "body"):
-        return root
+        return copy.copy(root)
     # Made by our parser, so its elements keep the cheap class lookup (see _PARSER).
     document = _PARSER.makeelement("html")
     body = etree.SubElement(document, "body")

@@ -311,16 +311,18 @@ def test_a_saved_page_is_not_reparsed_as_a_fragment(monkeypatch: pytest.MonkeyPa
     # the whole page parsed a second time (the string goes to it only for a real fragment).
     import crawler.extract
 
-    given: list[object] = []
-    real = crawler.extract.trafilatura.extract
+    read: list[object] = []
+    reparsed: list[object] = []
+    real = crawler.extract.trafilatura_text
 
-    def spy(document: object, **kwargs: object) -> object:
-        given.append(document)
-        return real(document, **kwargs)
+    def spy(document: object, url: str | None) -> str:
+        read.append(document)
+        return real(document, url)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(crawler.extract.trafilatura, "extract", spy)
+    monkeypatch.setattr(crawler.extract, "trafilatura_text", spy)
+    monkeypatch.setattr(crawler.extract.trafilatura, "extract", lambda html, **kw: reparsed.append(html))
     html = (f'{opening}<title>示例</title><body><div class="menu"><a href="/">首页</a></div>'
             '<div id="story"><p>镇政府通报了村集体资产清查结果，整改工作已经启动。</p></div></body>')
     a = extract_article(html, URL, now=NOW, tz=SH)
     assert "清查结果" in a.text
-    assert given and not any(isinstance(d, str) for d in given)
+    assert read and not reparsed
