@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import lxml.html
 
-from crawler.extract_body import choose_body, clean_lines, density_blocks, link_texts, without_link_lines
+from crawler.extract_blocks import blocks
+from crawler.extract_body import (
+    choose_body,
+    clean_lines,
+    density_blocks,
+    density_body,
+    density_doubt,
+    link_texts,
+    without_link_lines,
+)
 
 P1 = "镇政府对辖区内十二个行政村的集体资产进行了全面清查，并通报了清查结果。"
 P2 = "清查发现，部分村存在集体土地承包合同不规范、集体资产台账不完整等问题。"
@@ -88,3 +97,19 @@ def test_one_walk_gives_both_block_views() -> None:
     assert [b.text for b in kept] == [b.text for b in blocks(root, furniture=True)]
     assert [b.text for b in kept] == [P1 + "续", "尾声", P2]
     assert "相关新闻一则" in [b.text for b in every]
+
+
+def test_a_story_box_beside_a_teaser_is_the_container_not_the_body() -> None:
+    # The next post's teaser outside the story box adds a little prose: summing, <body> outscores
+    # the box, but the box holds nearly all the prose and is the container (density is then clear
+    # and trafilatura is not asked to read the whole page).
+    html = f"""<html><body>
+    <div class="top"><a href="/1">首页</a> <a href="/2">新闻中心</a></div>
+    <div class="post"><h1>标题</h1>
+    <div class="content"><p>{P1}</p><p>整改工作已经启动</p><p>{P2}</p><p>{P3}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{P1}</p></div></div>
+    <div class="next"><p>下一篇：镇里开会了，会上说了很多。</p></div>
+    </body></html>"""
+    root = lxml.html.document_fromstring(html)
+    found = density_body(blocks(root, furniture=True))
+    assert found.container is not None and found.container.get("class") == "post"
+    assert density_doubt(found, clean_lines(b.text for b in found.blocks)) is None
