@@ -424,10 +424,14 @@ class RuleSet:
         # negativity cue (or None).
         self.pattern_word: list[str | None] = [p if p in self.rule_patterns else None for p in self.patterns] + list(self.rest_words)
         self.pattern_cue: list[Any] = [self.negativity_model.cues.get(p) for p in self.patterns] + [None] * len(self.rest_words)
-        # A DFA rather than the library's default NFA for this many patterns: a fifth less time per
-        # post (21.4 -> 17.2 ms over the 10,000-post bench sample), for ~40 MB more at 12,000 patterns.
+        # A contiguous NFA rather than a DFA. Alone, over the posts and nothing else, the DFA scans
+        # a fifth faster; but its table (~30 MB at 3,000 patterns: a row of every byte class for
+        # every state) is read at random, one row per byte, and in the engine, where jieba's
+        # dictionary and the post's own objects compete for the cache, it loses: the whole engine
+        # ran 1.01-1.03x faster per post with the NFA on an idle machine, 1.04-1.07x with other
+        # jobs running (same process, interleaved), and it takes a fraction of the memory.
         self.automaton = (
-            ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.DFA) if self.patterns else None
+            ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA) if self.patterns else None
         )
         # Bound once: these two run for every field of every post.
         self.normalise = self.normaliser.normalise
