@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import opencc
+from lxml import etree
 from lxml.html import HtmlElement
 
 # Elements that never hold article text. Not <form>: ASP.NET pages wrap the whole page in one.
@@ -87,18 +88,18 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     read: the skipped element gives no text and no block boundary, its tail stays with its parent.
     Without `furniture` nothing is skipped and both lists hold the same blocks.
     """
-    totals: list[int] = []  # the page's sentence count, counted when first needed
     every: list[Block] = []
     kept: list[Block] = []
-    # Pending text of the current block in each view, and its link characters.
+    # Pending text of the current block in each view, and its link characters. Whitespace is kept
+    # only after some text (most text nodes are the indentation between tags, and a block's
+    # leading whitespace is stripped anyway): an empty list is a block with nothing to cut.
     parts: list[str] = []
     kept_parts: list[str] = []
     links = [0, 0]  # [every view, kept view]
     owner: list[HtmlElement] = [root]
-    drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
 
     def make(pieces: list[str], link_chars: int) -> Block | None:
-        text = _SPACES.sub(" ", "".join(pieces)).strip()
+        text = _SPACES.sub(" ", "".join(pieces).replace("\n", " ")).strip()
         if not text:
             return None
         el = owner[-1]
@@ -106,10 +107,9 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
         return Block(text, min(link_chars, len(text.replace(" ", ""))), el, heading)
 
     def flush(hidden: bool) -> None:
-        # Most block boundaries follow another one: nothing to cut.
         shared = None
         if parts:
-            same = not hidden and parts == kept_parts and links[0] == links[1]
+            same = not hidden and links[0] == links[1] and parts == kept_parts
             block = make(parts, links[0])
             if block is not None:
                 every.append(block)
@@ -130,7 +130,12 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             links[1] = 0
 
     def add(text: str, link: bool, hidden: bool) -> None:
-        text = text.replace("\n", " ")
+        if text.isspace():
+            if parts:
+                parts.append(text)
+            if kept_parts and not hidden:
+                kept_parts.append(text)
+            return
         parts.append(text)
         if not hidden:
             kept_parts.append(text)
@@ -140,44 +145,67 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             if not hidden:
                 links[1] += n
 
-    def walk(el: HtmlElement, in_link: bool, hidden: bool) -> None:
-        # The hottest loop of extraction: checks ordered so the common element costs least.
-        tag = el.tag
-        if not isinstance(tag, str) or tag.lower() in drop_tags:
-            return  # its tail text belongs to the parent and is still read there
-        if furniture and not hidden and el is not root and (el.get("class") or el.get("id")) and _is_furniture(el):
-            if not totals:
-                totals.append(len(_SENTENCE_END.findall(root.text_content())))
-            total = totals[0]
-            held = total >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * total
-            hidden = not held
-        is_block = tag in block_tags
-        if is_block:
-            if parts or kept_parts:
-                flush(hidden)
-            owner.append(el)
-        link = in_link or tag == "a"
-        if el.text:
-            add(el.text, link, hidden)
-        for child in el:
-            walk(child, link, hidden)
-            if child.tail:
-                add(child.tail, link, hidden)
-        if is_block:
-            if parts or kept_parts:
-                flush(hidden)
-            owner.pop()
-
-    walk(root, False, False)
+    # lxml's iterwalk walks the tree in C; the Python below runs once per event. Comments and
+    # processing instructions come as events of their own: they give no text, their tails do.
+    drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
+    sentences = -1  # the page's sentence count, counted when first needed
+    named: dict[str, bool] = {}
+    link, hidden = False, False  # inside the element being read
+    # For each open element: None when it was dropped, else whether it is a block, and the link
+    # and hidden state of its parent, which its tail belongs to.
+    stack: list[tuple[bool, bool, bool] | None] = []
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walker:
+        if event == "start":
+            tag = el.tag
+            if tag.lower() in drop_tags:
+                walker.skip_subtree()  # its "end" still comes, for its tail
+                stack.append(None)
+                continue
+            inner_hidden = hidden
+            if furniture and not hidden and el is not root and (el.get("class") or el.get("id")) and _is_furniture(el, named):
+                if sentences < 0:
+                    sentences = len(_SENTENCE_END.findall(root.text_content()))
+                held = sentences >= 5 and len(_SENTENCE_END.findall(el.text_content())) >= _KEEP_SHARE * sentences
+                inner_hidden = not held
+            is_block = tag in block_tags
+            if is_block:
+                if parts or kept_parts:
+                    flush(inner_hidden)
+                owner.append(el)
+            stack.append((is_block, link, hidden))
+            link = link or tag == "a"
+            hidden = inner_hidden
+            if el.text:
+                add(el.text, link, hidden)
+            continue
+        if event == "end":
+            state = stack.pop()
+            if state is not None:
+                is_block, link_out, hidden_out = state
+                if is_block:
+                    if parts or kept_parts:
+                        flush(hidden)
+                    owner.pop()
+                link, hidden = link_out, hidden_out
+            if el is root:
+                break
+        if el.tail:  # an element's, a comment's or a processing instruction's
+            add(el.tail, link, hidden)
     flush(False)
     return every, kept
 
 
-def _is_furniture(el: HtmlElement) -> bool:
+def _is_furniture(el: HtmlElement, named: dict[str, bool]) -> bool:
+    """Whether the class/id of `el` name furniture; `named` remembers the answer for each
+    class/id pair already seen on the page (list items and cards repeat theirs by the dozen)."""
     if el.tag in ("body", "html", "article", "main"):
         return False
     names = f"{el.get('class', '')} {el.get('id', '')}"
-    return bool(names.strip()) and bool(_NOISE_WORDS.search(names))
+    found = named.get(names)
+    if found is None:
+        found = named[names] = bool(names.strip()) and bool(_NOISE_WORDS.search(names))
+    return found
 
 
 _T2S = opencc.OpenCC("t2s")

@@ -113,3 +113,16 @@ def test_a_story_box_beside_a_teaser_is_the_container_not_the_body() -> None:
     found = density_body(blocks(root, furniture=True))
     assert found.container is not None and found.container.get("class") == "post"
     assert density_doubt(found, clean_lines(b.text for b in found.blocks)) is None
+
+
+def test_the_walk_reads_text_after_comments_and_keeps_inner_spaces() -> None:
+    # The walk is lxml's iterwalk: comments and processing instructions are events of their own,
+    # and the text after them still belongs to the block; indentation between tags makes no block.
+    root = lxml.html.fromstring(
+        "<div>\n  <p>镇政府<!-- 注释 -->通报<?php echo 1; ?>结果</p>\n  <p> <b>村务</b> <i>公开</i> </p>\n  \n</div>"
+    )
+    from crawler.extract_blocks import block_views
+
+    every, kept = block_views(root)
+    assert [b.text for b in every] == ["镇政府通报结果", "村务 公开"]
+    assert [b.text for b in kept] == ["镇政府通报结果", "村务 公开"]
