@@ -51,15 +51,10 @@ class Block:
     link_chars: int
     owner: HtmlElement
     heading: bool
-
-    # Cached: the scorer, the title finder and the byline reader each ask every block again.
-    @cached_property
-    def chars(self) -> int:
-        return len(self.text.replace(" ", ""))
-
-    @property
-    def link_density(self) -> float:
-        return self.link_chars / max(1, self.chars)
+    # Characters without spaces, and the share of them inside links: fields, not properties, as
+    # the scorer, the title finder and the byline reader each ask every block again.
+    chars: int
+    link_density: float
 
     @cached_property
     def punctuation(self) -> int:
@@ -104,7 +99,9 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             return None
         el = owner[-1]
         heading = el.tag in _HEADINGS
-        return Block(text, min(link_chars, len(text.replace(" ", ""))), el, heading)
+        chars = len(text.replace(" ", ""))
+        link_chars = min(link_chars, chars)
+        return Block(text, link_chars, el, heading, chars, link_chars / max(1, chars))
 
     def flush(hidden: bool) -> None:
         shared = None
