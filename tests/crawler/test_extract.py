@@ -292,10 +292,11 @@ def test_meta_author_naming_the_site_is_not_an_author() -> None:
 
 
 def test_a_fragment_trafilatura_declines_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
-    # A saved fragment with a short body: in doubt, trafilatura is asked, parses it itself and
+    # A saved fragment of short lines: in doubt, trafilatura is asked, parses it itself and
     # declines it ("empty HTML tree") at ERROR level. The density body stands; the job log of
     # every crawl that meets such a page should not say ERROR for it.
-    fragment = '<div id="story"><p>一波波接續性低溫寒流報到，已將新竹尖石鄉後山一帶層層山巒披上嫣紅的彩衣。</p></div>'
+    fragment = ('<div id="story">一波波接續性低溫寒流報到，已將新竹尖石鄉後山一帶層層山巒披上嫣紅的彩衣。'
+                "<br>尖石鄉<br>後山<br>楓紅<br>彩衣<br>山巒<br>寒流<br>新竹<br>秀巒<br>司馬庫斯<br>鎮西堡</div>")
     with caplog.at_level("DEBUG"):
         a = extract_article(fragment, URL, now=NOW, tz=SH)
     assert "低溫寒流" in a.text
@@ -322,7 +323,9 @@ def test_a_saved_page_is_not_reparsed_as_a_fragment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(crawler.extract, "trafilatura_text", spy)
     monkeypatch.setattr(crawler.extract.trafilatura, "extract", lambda html, **kw: reparsed.append(html))
     html = (f'{opening}<title>示例</title><body><div class="menu"><a href="/">首页</a></div>'
-            '<div id="story"><p>镇政府通报了村集体资产清查结果，整改工作已经启动。</p></div></body>')
+            '<div id="main"><div class="story"><p>镇政府通报了村集体资产清查结果，整改工作已经启动。</p></div>'
+            '<div class="next"><p>村民对清查结果有异议的，可以向镇农经站反映。</p><p>下一篇：镇里开会了，会上说了很多。</p></div>'
+            "</div></body>")
     a = extract_article(html, URL, now=NOW, tz=SH)
     assert "清查结果" in a.text
     assert read and not reparsed

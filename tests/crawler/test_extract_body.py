@@ -126,3 +126,15 @@ def test_the_walk_reads_text_after_comments_and_keeps_inner_spaces() -> None:
     every, kept = block_views(root)
     assert [b.text for b in every] == ["镇政府通报结果", "村务 公开"]
     assert [b.text for b in kept] == ["镇政府通报结果", "村务 公开"]
+
+
+def test_a_short_body_of_prose_is_not_in_doubt() -> None:
+    # trafilatura reads only the container density chose: on a short story box it could only drop
+    # a line or two, and it is not asked.
+    root = lxml.html.document_fromstring(
+        f"<html><body><div class='story'><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{P1}</p></div></body></html>"
+    )
+    found = density_body(blocks(root, furniture=True))
+    lines = clean_lines(b.text for b in found.blocks)
+    assert sum(map(len, lines)) < 200
+    assert density_doubt(found, lines) is None
