@@ -10,15 +10,16 @@ registry; its keys are the rule keys of the same name, and each operator's docst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from .language import Alternatives, NearSpec, RuleSpec, WordSpec, _FileReader
 
 
-@dataclass(frozen=True)
-class Found:
+# NamedTuples rather than frozen dataclasses: one is built for every candidate and every operator
+# test of the posts a rule may fire on (1,500 per 10,000 bench posts), and a frozen dataclass costs
+# four times as much to create (1.0 against 0.26 us).
+class Found(NamedTuple):
     """A confirmed hit in the normalised text of one field."""
 
     field: str  # "title" | "text"
@@ -27,8 +28,7 @@ class Found:
     norm: str
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """Why an operator is satisfied: the words it found (rule word, hit)."""
 
     ok: bool

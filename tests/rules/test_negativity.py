@@ -333,3 +333,72 @@ def test_session5_families_and_traps(lexicon_alone: NegativityModel, text: str, 
     assert verdict.negative is negative, verdict.reasons
     if cue is not None:
         assert any(cue in r for r in verdict.reasons), verdict.reasons
+
+
+# -- fast paths of the evaluation (same verdicts as the general path, less work) ---------------------
+
+
+def test_one_cue_found_again_and_again_has_the_one_hit_verdict(shipped: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """！！ is found three times in ！！！！ (overlapping hits): only its first hit counts, so the engine
+    takes the one-hit verdict without the general loop, and that verdict is the general loop's."""
+    text = "今天下雨了！！！！"
+    norm = Normaliser().normalise(text).text
+    model = shipped._stream_negativity
+    found = model.automaton.find_matches_as_indexes(norm, overlapping=True)  # type: ignore[union-attr]
+    hits = [(start, end, model.cues[model._keys[i]]) for i, start, end in found]
+    assert len(hits) > 1 and len({id(h[2]) for h in hits}) == 1
+    general = model.evaluate_parts([(norm, hits)])
+    assert general == model.evaluate_one(norm, hits[0])
+
+    def no_general_loop(parts: object) -> None:
+        raise AssertionError("the general loop was taken")
+
+    monkeypatch.setattr(model, "evaluate_parts", no_general_loop)
+    assert shipped.analyse("", text).reasons == general[2]
+
+
+def test_together_cue_is_tested_only_when_every_list_has_a_word(together: NegativityModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sentence-by-sentence test of a `together` cue runs only for a post with a word of each of
+    its lists (a bit per list, checked with int operations): most posts with two such words have
+    them from one or two lists only."""
+    calls: list[str] = []
+    original = together._together_in
+
+    def counting(text: str, *args: object) -> None:
+        calls.append(text)
+        original(text, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(together, "_together_in", counting)
+    # Two lists of three (an official and a relative, no benefit): no test.
+    assert together.score("局长的小舅子来了，村主任的侄女也来了。").reasons == ("insinuation: 小舅子 (+1)",)
+    assert calls == []
+    # All three lists: tested (and counted).
+    assert "favouritism: 局长 + 小舅子 + 提拔 (+2)" in together.score("局长的小舅子去年被提拔了。").reasons
+    assert len(calls) == 1
+    # All three lists, but not in one sentence: tested, not counted.
+    assert not any(r.startswith("favouritism") for r in together.score("局长的小舅子来了。提拔的是别人。").reasons)
+    assert len(calls) == 2
+
+
+def test_together_prefilter_lanes_hold_every_cue(tmp_path: Path) -> None:
+    """Each `together` cue has its own lane of bits, a word may be in lists of several cues, and a
+    cue whose lists are all found is flagged whatever the other cues' lanes hold."""
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(
+        "threshold: 1.5\ntogether:\n"
+        "  a: {weight: 2, words: [[局长], [小舅子], [提拔]]}\n"
+        "  b: {weight: 2, words: [[说是], [结果]]}\n"
+        "  c: {weight: 2, words: [[局长, 书记], [结果]]}\n",
+        encoding="utf-8",
+    )
+    model = NegativityModel.from_file(lexicon, Normaliser())
+
+    def flagged(*words: str) -> bool:
+        found = 0
+        for w in words:
+            found |= model._together_bits[w]
+        return bool((found + model._together_carry) & model._together_top)
+
+    assert not flagged("局长", "小舅子") and not flagged("说是") and not flagged("小舅子", "提拔", "说是")
+    assert flagged("局长", "小舅子", "提拔") and flagged("说是", "结果") and flagged("书记", "结果") and flagged("局长", "结果")
+    assert model.score("说是公开招聘，结果早就定了人。").negative
