@@ -11,8 +11,9 @@ costs time here and gives `choose_body` nothing:
 - no recall escalation: on a short result covering under a fifth of the page's text, `extract`
   reads the page a second time in recall mode. Here the "page" is the container that our density
   scorer chose and whose whole text is the other candidate, so that second reading is already on
-  the table; it cost a third of trafilatura's time on the corpus pages and changed its text on 1
-  of the 59 documents it was asked about (a forum page whose body F1 it did not change).
+  the table. Measured when trafilatura was still asked on 59 documents of the corpus and forum
+  pages: the escalation cost a third of its time and changed its text on 1 of them (a forum page
+  whose body F1 it did not change).
 
 On every other document the text is the same as `extract`'s (tests/crawler/test_extract_body.py
 checks that on fixture pages, so an upgrade of trafilatura that changes its passes shows there).
