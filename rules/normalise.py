@@ -55,7 +55,9 @@ def _halfwidth(m: re.Match[str]) -> str:
     # re.sub on the full-width characters only: str.translate looks every character of a long
     # post up in the table, ten times the cost when a post has a few full-width digits.
     return _FULLWIDTH_MAP[m.group()]
-_ASCII_UPPER = re.compile("[A-Z]")
+_FULLWIDTH_SET = frozenset(_FULLWIDTH_MAP)
+# Upper-case letters, full-width ones included (they are upper case once half-width).
+_UPPER_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ") | frozenset(map(chr, range(0xFF21, 0xFF3B)))
 
 
 class Folder:
@@ -67,13 +69,18 @@ class Folder:
 
     def __init__(self) -> None:
         self._cc = opencc.OpenCC("t2s")
-        self.traditional_chars = _traditional_chars()
+        self.traditional = frozenset(_traditional_chars())
+        self.traditional_chars = "".join(map(re.escape, _traditional_chars()))  # for a regex character class
         self._traditional = re.compile(f"[{self.traditional_chars}]")
 
     def fold(self, text: str, pos: int = 0) -> str:
         """Simplified text; pos: where to start looking for a Traditional character (none before)."""
         if not self._traditional.search(text, pos):
             return text
+        return self.convert(text)
+
+    def convert(self, text: str) -> str:
+        """`fold` of a text known to hold a Traditional character."""
         out = self._cc.convert(text)
         if len(out) == len(text):
             return out
@@ -85,12 +92,11 @@ class Folder:
 
 @functools.cache
 def _traditional_chars() -> str:
-    """Every character OpenCC's t2s changes on its own, escaped for a regex character class."""
+    """Every character OpenCC's t2s changes on its own."""
     cc = opencc.OpenCC("t2s")
     chars = [chr(c) for c in range(0x3400, 0xA000)] + [chr(c) for c in range(0xF900, 0xFB00)]
     converted = cc.convert("\n".join(chars)).split("\n")
-    changed = [c for c, d in zip(chars, converted, strict=True) if c != d]
-    return "".join(re.escape(c) for c in changed)
+    return "".join(c for c, d in zip(chars, converted, strict=True) if c != d)
 
 
 class Normalised(NamedTuple):
@@ -147,7 +153,12 @@ class Normaliser:
     def __init__(self) -> None:
         self._folder = Folder()
         trad = self._folder.traditional_chars
-        self._needs_folding = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z]")
+        self._traditional = self._folder.traditional
+        # Every character to fold from a position on, found in one scan: which kinds are among them
+        # (Traditional, full-width, upper case) is then told by set tests, where a search per kind
+        # scanned the rest of the text up to four times (a post with a capital letter and no
+        # full-width one was scanned to its end for the latter).
+        self._to_fold = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z]").findall
         # Any character that needs folding or may be junk: one charset is the cheapest search there is.
         self._may_need_work = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z{_JUNK}]").search
 
@@ -169,12 +180,16 @@ class Normaliser:
             return text, ""
         pos = first.start()
         s = text
-        if self._needs_folding.search(s, pos):
-            # (OpenCC makes no full-width or upper-case letters, so searching on from pos is right.)
-            s = self._folder.fold(s, pos)
-            if _FULLWIDTH.search(s, pos):
+        to_fold = self._to_fold(s, pos)
+        if to_fold:
+            kinds = set(to_fold)
+            if not self._traditional.isdisjoint(kinds):
+                s = self._folder.convert(s)
+            # (OpenCC makes no full-width or upper-case letters, nor removes an ASCII one, so what
+            # the text held before it tells.)
+            if not _FULLWIDTH_SET.isdisjoint(kinds):
                 s = _FULLWIDTH.sub(_halfwidth, s)
-            if _ASCII_UPPER.search(s, pos):
+            if not _UPPER_SET.isdisjoint(kinds):
                 lowered = s.lower()
                 # str.lower() changes the length of a few non-ASCII letters (İ); positions must not move.
                 s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)

@@ -26,6 +26,11 @@ def norm() -> Normaliser:
         ("干*部", "干部"),  # filler symbol
         ("干部，亲戚", "干部，亲戚"),  # sentence punctuation stays
         ("our village 村支书", "our village 村支书"),  # spaces between words of Latin text stay
+        # Which kinds of character to fold are told from one scan: each kind, alone or mixed.
+        ("酒店Ａ楼", "酒店a楼"),  # a full-width capital is a capital once half-width
+        ("Hello 這個", "hello 这个"),  # a capital first, a Traditional character later
+        ("１２３號", "123号"),  # full-width digits, no capital
+        ("ＡＢＣ幹 部ｘ", "abc干部x"),
     ],
 )
 def test_folding(norm: Normaliser, raw: str, folded: str) -> None:
@@ -71,3 +76,27 @@ def test_spaces_are_python_whitespace() -> None:
     # \s spelt out for speed: the same characters, all of them.
     spelt, category = re.compile(f"[{_SPACES}]"), re.compile(r"\s")
     assert all(bool(spelt.match(chr(c))) == bool(category.match(chr(c))) for c in range(0x110000))
+
+
+def test_folding_equals_the_plain_steps(norm: Normaliser) -> None:
+    """`fold` finds the characters to fold in one scan and skips the steps with nothing to do; the
+    result must be that of every step applied in turn."""
+    import random
+
+    from rules.normalise import _FULLWIDTH, _JUNK_BETWEEN_HAN, _halfwidth
+
+    cc = norm._folder._cc
+
+    def plain(text: str) -> str:
+        s = cc.convert(text) if any(c in norm._folder.traditional for c in text) else text
+        s = _FULLWIDTH.sub(_halfwidth, s)
+        if any("A" <= c <= "Z" for c in s):  # (other capitals, Ω, are lowered only along with an ASCII one)
+            lowered = s.lower()
+            s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
+        return _JUNK_BETWEEN_HAN.sub("", s)
+
+    alphabet = list("干部村支书乾隆皇帝藉口，。！ \n*·-ABCxyz1İ縣組織這號Ω") + ["Ａ", "ｚ", "１", "\u3000", "＃", "🙂", "\u200b"]
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        assert norm.normalise(text).text == plain(text), text
