@@ -78,7 +78,9 @@ class Negativity:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)  # slots: its fields are read for every cue hit of every post
+# slots: its fields are read for every cue hit of every post; eq=False: a cue is one entry of one
+# lexicon, hashed by identity at C speed (no id() call, no Python-level __hash__ per hit).
+@dataclass(frozen=True, slots=True, eq=False)
 class _Cue:
     word: str
     category: str
@@ -236,26 +238,26 @@ class NegativityModel:
         # Used when scoring a text on its own; RuleSet.analyse finds the cues in its own pass.
         self._keys = list(self.cues)
         self.automaton = ahocorasick_rs.AhoCorasick(self._keys) if self._keys else None
-        # Cues that lie inside another cue (公示 in 予以公示) and, per such cue (by identity), the
-        # longer cues that hold it (by identity): its hit needs the containment test only when one
-        # of those was found too, which is rare. Lexicon cues only: a word only a `together` cue
-        # needs neither hides nor is hidden. Found by running the cue automaton over each cue:
-        # comparing every pair took 0.09 s of every load at 1,500 cues, and grows with the square.
-        outer: dict[int, set[int]] = {}
+        # Cues that lie inside another cue (公示 in 予以公示) and, per such cue, the longer cues that
+        # hold it: its hit needs the containment test only when one of those was found too, which
+        # is rare. Lexicon cues only: a word only a `together` cue needs neither hides nor is
+        # hidden. Found by running the cue automaton over each cue: comparing every pair took
+        # 0.09 s of every load at 1,500 cues, and grows with the square.
+        outer: dict[_Cue, set[_Cue]] = {}
         for key, cue in self.cues.items():
             if cue.category == _TOGETHER or self.automaton is None:
                 continue
             for i, _s, _e in self.automaton.find_matches_as_indexes(key, overlapping=True):
                 inner = self.cues[self._keys[i]]
                 if len(self._keys[i]) < len(key) and inner.category != _TOGETHER:
-                    outer.setdefault(id(inner), set()).add(id(cue))
-        self._outer = {inner: frozenset(ids) for inner, ids in outer.items()}
+                    outer.setdefault(inner, set()).add(cue)
+        self._outer = {inner: frozenset(holders) for inner, holders in outer.items()}
         self._neutral = Negativity(self._squash(0.0), 0.0 >= threshold, ())
         # A post with one cue hit (over half the posts with a cue) has one of two verdicts per cue,
         # counted or negated: computed here once, by the cue's identity (`evaluate_one`).
         nothing = self._squash(0.0), 0.0 >= threshold
-        self._one: dict[int, tuple[tuple[float, bool, tuple[str, ...]], tuple[float, bool, tuple[str, ...]]]] = {
-            id(cue): (
+        self._one: dict[_Cue, tuple[tuple[float, bool, tuple[str, ...]], tuple[float, bool, tuple[str, ...]]]] = {
+            cue: (
                 (*nothing, ()) if cue.category == _TOGETHER else (self._squash(cue.weight), cue.weight >= threshold, (cue.reason,)),
                 (*nothing, (cue.negated_reason,)),
             )
@@ -364,7 +366,7 @@ class NegativityModel:
         """`evaluate_parts` of a post whose only cue hit is `hit` (in `text`): one negation test
         and a verdict computed beforehand, instead of the general loop (1.9 -> 0.8 us a post)."""
         start, _end, cue = hit
-        counted, negated = self._one[id(cue)]
+        counted, negated = self._one[cue]
         if cue.checks_negation and self._negated(text, start):
             verdict, raw = negated, 0.0
         else:
@@ -378,19 +380,18 @@ class NegativityModel:
         reasons: list[str] = []
         together_bits = self._together_bits
         for text, hits in parts:
-            placed: dict[str, list[int]] | None = None
             lists_found = 0  # the `together` lists this part has a word of (`_together_bits`)
             if len(hits) > 1:
                 # A cue inside a longer cue (公示 inside 予以公示) is the longer one's business; only
                 # cues that are part of another cue can be, and only when such a cue was found too.
                 outer = self._outer
                 # (C-level first: most posts hold no such cue.)
-                inner = [] if outer.keys().isdisjoint(map(id, map(_CUE_OF, hits))) else [h for h in hits if id(h[2]) in outer]
+                inner = [] if outer.keys().isdisjoint(map(_CUE_OF, hits)) else [h for h in hits if h[2] in outer]
                 if inner:
-                    present = {id(h[2]) for h in hits}
+                    present = set(map(_CUE_OF, hits))
                     hidden = [
                         h for h in inner
-                        if not outer[id(h[2])].isdisjoint(present)
+                        if not outer[h[2]].isdisjoint(present)
                         and any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] and o[2].category != _TOGETHER for o in hits)
                     ]
                     if hidden:
@@ -400,9 +401,6 @@ class NegativityModel:
                 in_lists = together_bits.get(word)
                 if in_lists is not None:
                     lists_found |= in_lists
-                    if placed is None:
-                        placed = {}
-                    placed.setdefault(word, []).append(start)
                 if word in counted:
                     continue
                 if cue.category == _TOGETHER:
@@ -414,8 +412,14 @@ class NegativityModel:
                     continue
                 counted[word] = cue.weight
                 reasons.append(cue.reason)
-            if placed is not None and len(placed) > 1 and (lists_found + self._together_carry) & self._together_top:
-                self._together_in(text, placed, counted, reasons)
+            if (lists_found + self._together_carry) & self._together_top:
+                # Where each `together` word is: gathered only now (few posts get here).
+                placed: dict[str, list[int]] = {}
+                for start, _end, cue in hits:
+                    if cue.word in together_bits:
+                        placed.setdefault(cue.word, []).append(start)
+                if len(placed) > 1:
+                    self._together_in(text, placed, counted, reasons)
         raw = sum(counted.values())
         if self.learned is None:
             return self._squash(raw), raw >= self.threshold, tuple(reasons)
