@@ -31,7 +31,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.dates import parse_date
-from crawler.extract_blocks import Block, block_views, blocks, fold
+from crawler.extract_blocks import Block, block_views, blocks, fold_page
 from crawler.extract_body import (
     choose_body,
     clean_lines,
@@ -90,7 +90,6 @@ def extract_article(
 ) -> Article:
     """Extract one article page (already decoded); times come back aware, in the page's offset
     when it states one, else in `tz`; relative dates resolve against `now` (the fetch time)."""
-    fold.cache_clear()
     root = _parse(html)
     if root is None:
         return Article("", "", None, None)
@@ -101,6 +100,7 @@ def extract_article(
     # Bylines are read with page furniture kept: share bars and "info" boxes hold dates and authors;
     # the body is scored without it. One walk of the tree gives both.
     page_blocks, story_blocks = block_views(root)
+    fold_page([b.text for b in page_blocks])
     title, title_index = find_title(page_blocks, page_title, meta.titles)
     if selectors.get("title"):
         title = select_text(root, selectors["title"]) or title

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import opencc
 from lxml import etree
@@ -209,9 +209,33 @@ _T2S = opencc.OpenCC("t2s")
 
 
 # The same lines are folded again by each pattern family (furniture, stop lines, credits): OpenCC is
-# the costly part of those matches. `extract_article` empties the cache per page, so that a crawl
-# (or a benchmark that serves one page under many URLs) gains nothing from pages seen before.
-@lru_cache(maxsize=4096)
+# the costly part of those matches. The folds are kept for one page: `fold_page` starts a page
+# afresh, so that a crawl (or a benchmark that serves one page under many URLs) gains nothing from
+# pages seen before.
+_folded: dict[str, str] = {}
+_MAX_FOLDED = 4096
+
+
 def fold(line: str) -> str:
     """Traditional to Simplified, so that 責任編輯 and 相關新聞 meet the same patterns as 责任编辑."""
-    return line if line.isascii() else _T2S.convert(line)
+    if line.isascii():
+        return line
+    folded = _folded.get(line)
+    if folded is None:
+        if len(_folded) >= _MAX_FOLDED:  # a caller outside `extract_article` never starts a page
+            _folded.clear()
+        folded = _folded[line] = _T2S.convert(line)
+    return folded
+
+
+def fold_page(lines: list[str]) -> None:
+    """Forget the previous page's folds and fold this page's `lines` in one call to OpenCC (a call
+    per line costs twice as much: OpenCC's phrases never span a line break, so the result is the
+    same)."""
+    _folded.clear()
+    todo = [line for line in dict.fromkeys(lines) if not line.isascii() and "\n" not in line]
+    if not todo:
+        return
+    folded = _T2S.convert("\n".join(todo)).split("\n")
+    if len(folded) == len(todo):
+        _folded.update(zip(todo, folded, strict=True))

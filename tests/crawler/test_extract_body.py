@@ -138,3 +138,15 @@ def test_a_short_body_of_prose_is_not_in_doubt() -> None:
     lines = clean_lines(b.text for b in found.blocks)
     assert sum(map(len, lines)) < 200
     assert density_doubt(found, lines) is None
+
+
+def test_a_page_folded_in_one_call_reads_as_folded_line_by_line() -> None:
+    import opencc
+
+    from crawler.extract_blocks import fold, fold_page
+
+    lines = ["責任編輯：王五", "相關新聞", "share", "據報導，記者於現場採訪了多位村民。", "相關新聞"]
+    fold_page(lines)
+    one_by_one = opencc.OpenCC("t2s")
+    assert [fold(line) for line in lines] == [line if line.isascii() else one_by_one.convert(line) for line in lines]
+    assert fold("責任編輯：王五") == "责任编辑：王五"
