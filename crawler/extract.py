@@ -94,7 +94,7 @@ def extract_article(
     if root is None:
         return Article("", "", None, None)
     selectors = selectors or {}
-    meta = read_meta(root)
+    meta = read_meta(root, html)
     page_title = title_from_page(root)
 
     # Bylines are read with page furniture kept: share bars and "info" boxes hold dates and authors;

@@ -8,6 +8,7 @@ returned raw (strings); dates are parsed by `crawler.dates`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ _DATE_KEYS = (
     "firstpublishedtime", "date",
 )
 _AUTHOR_KEYS = ("article:author", "og:article:author", "author", "dc.creator", "byl", "sailthru.author")
+_TIME_TAG = re.compile(r"<time", re.IGNORECASE)
 _TITLE_KEYS = ("og:title", "twitter:title", "title", "headline", "articletitle", "contenttitle")
 
 
@@ -36,22 +38,27 @@ class PageMeta:
     site_names: tuple[str, ...]
 
 
-def read_meta(root: HtmlElement) -> PageMeta:
+def read_meta(root: HtmlElement, source: str | None = None) -> PageMeta:
+    """The metadata of the parsed page `root`. With `source`, the page's HTML, a search of the tree
+    for markup that the text does not contain is skipped (each is a walk of the whole tree, and
+    most pages have no JSON-LD, <time> or itemprop="datePublished")."""
     tags: dict[str, list[str]] = {}
     for meta in root.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
         value = (meta.get("content") or "").strip()
         if key and value:
             tags.setdefault(key, []).append(value)
-    ld = list(_json_ld(root))
+    ld = list(_json_ld(root)) if source is None or "ld+json" in source else []
 
     dates = [v for k in _DATE_KEYS for v in tags.get(k, [])]
     dates += [str(d[k]) for d in ld for k in ("datePublished", "dateCreated") if d.get(k)]
-    for el in root.iter("time"):
-        if el.get("datetime") and (el.get("itemprop") or "").lower() in ("", "datepublished", "pubdate"):
-            dates.append(el.get("datetime", ""))
-    for el in root.xpath("//*[@itemprop='datePublished' and not(self::meta)]"):
-        dates.append(el.get("content") or el.text_content())
+    if source is None or _TIME_TAG.search(source):
+        for el in root.iter("time"):
+            if el.get("datetime") and (el.get("itemprop") or "").lower() in ("", "datepublished", "pubdate"):
+                dates.append(el.get("datetime", ""))
+    if source is None or "datePublished" in source:
+        for el in root.xpath("//*[@itemprop='datePublished' and not(self::meta)]"):
+            dates.append(el.get("content") or el.text_content())
 
     authors = [v for k in _AUTHOR_KEYS for v in tags.get(k, []) if not v.startswith("http")]
     for d in ld:

@@ -329,3 +329,20 @@ def test_a_saved_page_is_not_reparsed_as_a_fragment(monkeypatch: pytest.MonkeyPa
     a = extract_article(html, URL, now=NOW, tz=SH)
     assert "清查结果" in a.text
     assert read and not reparsed
+
+
+def test_meta_read_with_the_source_finds_what_the_tree_holds() -> None:
+    from crawler.extract import _parse
+    from crawler.extract_meta import read_meta
+
+    html = """<html><head><script type="application/ld+json">{"datePublished": "2024-05-01T10:00:00+08:00",
+    "author": {"name": "王五"}}</script></head><body><TIME datetime="2024-05-02">5月2日</TIME>
+    <span itemprop="datePublished" content="2024-05-03"></span></body></html>"""
+    root = _parse(html)
+    assert root is not None
+    meta = read_meta(root, html)
+    assert meta == read_meta(root)
+    assert meta.dates == ("2024-05-01T10:00:00+08:00", "2024-05-02", "2024-05-03")
+    assert meta.authors == ("王五",)
+    # Without the markup in the text, its searches are skipped.
+    assert read_meta(_parse("<html><body><p>正文</p></body></html>"), "<html><body><p>正文</p></body></html>").dates == ()
