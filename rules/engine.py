@@ -428,11 +428,12 @@ class RuleSet:
         self.pattern_word: list[str | None] = [p if p in self.rule_patterns else None for p in self.patterns] + list(self.rest_words)
         self.pattern_cue: list[Any] = [self.negativity_model.cues.get(p) for p in self.patterns] + [None] * len(self.rest_words)
         # A contiguous NFA rather than a DFA. Alone, over the posts and nothing else, the DFA scans
-        # a fifth faster; but its table (~30 MB at 3,000 patterns: a row of every byte class for
-        # every state) is read at random, one row per byte, and in the engine, where jieba's
-        # dictionary and the post's own objects compete for the cache, it loses: the whole engine
-        # ran 1.01-1.03x faster per post with the NFA on an idle machine, 1.04-1.07x with other
-        # jobs running (same process, interleaved), and it takes a fraction of the memory.
+        # a fifth faster; but its table (a row of every byte class for every state: ~10 MB at 3,000
+        # patterns, against under 1 MB for the NFA) is read at random, one row per byte, and in the
+        # engine, where jieba's dictionary and the posts' own objects compete for the cache, it
+        # loses: the whole engine ran 1.01-1.03x faster per post with the NFA on an idle machine,
+        # 1.04-1.07x with other jobs running (same process, interleaved), and with 10,000 added
+        # keywords the rule set takes 102 MB instead of 145.
         self.automaton = (
             ahocorasick_rs.AhoCorasick(self.patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA) if self.patterns else None
         )
