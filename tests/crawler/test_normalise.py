@@ -3,6 +3,11 @@ a source's forced encoding, and misspelt selector keys refused before any fetch.
 
 from __future__ import annotations
 
+import hashlib
+import random
+import re
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,32 @@ def test_content_hash_ignores_layout_only():
     assert content_hash("甲乙丙\n\n丁") == content_hash("甲 乙丙丁")
     assert content_hash("甲乙丙丁") != content_hash("甲乙丙戊")
     assert content_hash(" \n ") == ""  # empty bodies are never duplicates of each other
+
+
+def _clean_text_plainly(text: str) -> str:
+    """clean_text as its steps read, each applied to the whole text or line in turn."""
+    invisible = re.compile("[\u200b-\u200f\u2028\u2029\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    text = invisible.sub("", unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [re.sub(r"[ \t\u00a0\u3000]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def test_clean_text_and_content_hash_equal_their_plain_steps_on_random_mixes():
+    # The fast paths skip a step when a substring search finds nothing for it to do: they must
+    # never change the result.
+    pieces = ["甲", "乙。", "a", "Ab", " ", "  ", "\t", "\u00a0", "\u3000", "\n", "\n\n\n", "\r", "\r\n", "\u200b",
+              "\ufeff", "\x85", "\u2028", "\x0b", "\x1f", "e\u0301", "\u2003", "\x1c"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert clean_text(text) == _clean_text_plainly(text), repr(text)
+        squeezed = re.sub(r"\s+", "", text)
+        assert content_hash(text) == (hashlib.sha256(squeezed.encode()).hexdigest() if squeezed else ""), repr(text)
+
+
+def test_str_split_and_the_regex_agree_on_what_whitespace_is():
+    spaces = {chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))}
+    assert spaces == {chr(c) for c in range(sys.maxunicode + 1) if len(("a" + chr(c) + "b").split()) == 2}
 
 
 def test_canonical_url_sorts_the_query_and_keeps_fragments_only_when_asked():
