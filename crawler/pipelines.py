@@ -13,10 +13,10 @@ import dataclasses
 import logging
 import time
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy.exceptions import DropItem
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -153,14 +153,23 @@ class StorePipeline(_Stage):
                 except IntegrityError:
                     log.info("stored meanwhile by another crawl: %s", item.post.url)
                     self.stats.inc_value("yuqing/stored_meanwhile")
-        for item, matches, row in written:
+        if not written:
+            return
+        for item, _matches, _copy in written:
             self.job.known_urls.add(item.post.url)
-            self.stats.inc_value("yuqing/new_posts")
-            self.stats.inc_value("yuqing/new_matches", matches)
-            if row.duplicate_of is not None:
-                self.stats.inc_value("yuqing/duplicates")
+        # Counted once per batch: Scrapy's stats collector costs a few microseconds a call.
+        self.stats.inc_value("yuqing/new_posts", len(written))
+        self.stats.inc_value("yuqing/new_matches", sum(matches for _item, matches, _copy in written))
+        copies = sum(1 for _item, _matches, copy in written if copy)
+        if copies:
+            self.stats.inc_value("yuqing/duplicates", copies)
 
-    def _write(self, s: Session, batch: list[Candidate]) -> list[tuple[Candidate, int, PostRow]]:
+    def _write(self, s: Session, batch: list[Candidate]) -> list[tuple[Candidate, int, bool]]:
+        """Insert the batch's new posts and their matches; (item, matches written, is a copy) each.
+
+        Plain INSERTs of the tables (one for the posts, their ids returned in order, one for the
+        matches) rather than ORM objects flushed by the unit of work: the same rows for half the
+        CPU."""
         now = utcnow()
         stored = set(s.scalars(select(PostRow.url).where(PostRow.url.in_([i.post.url for i in batch]))))
         for item in batch:
@@ -168,6 +177,8 @@ class StorePipeline(_Stage):
                 log.info("already stored: %s", item.post.url)
                 self.stats.inc_value("yuqing/already_stored")
         batch = [item for item in batch if item.post.url not in stored]
+        if not batch:
+            return []
         hashes = {item.post.content_hash for item in batch if item.post.content_hash}
         # The earliest stored original of each body (a post whose body is not itself a copy).
         originals: dict[str, int] = {}
@@ -178,56 +189,72 @@ class StorePipeline(_Stage):
                 .group_by(PostRow.content_hash)
             )
             originals = {h: i for h, i in s.execute(query)}
-        rows = [self._row(item.post, originals.get(item.post.content_hash)) for item in batch]
-        s.add_all(rows)
-        s.flush()
+        duplicate_of: list[int | None] = [originals.get(item.post.content_hash) for item in batch]
+        insert_posts = insert(_POSTS).returning(_POSTS.c.id, sort_by_parameter_order=True)
+        rows = [_row(item.post, dup) for item, dup in zip(batch, duplicate_of, strict=True)]
+        ids: list[int] = list(s.execute(insert_posts, rows).scalars())
         # Earlier batches are committed, so the query above found their originals; within this
         # batch, the first of several copies is the original of the others.
-        for row in rows:
-            if not row.content_hash or row.duplicate_of is not None:
+        later_copies: list[dict[str, int]] = []
+        for n, (item, post_id) in enumerate(zip(batch, ids, strict=True)):
+            content = item.post.content_hash
+            if not content or duplicate_of[n] is not None:
                 continue
-            original = originals.setdefault(row.content_hash, row.id)
-            if original != row.id:
-                row.duplicate_of = original
+            original = originals.setdefault(content, post_id)
+            if original != post_id:
+                duplicate_of[n] = original
+                later_copies.append({"row_id": post_id, "original": original})
+        if later_copies:
+            s.execute(
+                update(_POSTS).where(_POSTS.c.id == bindparam("row_id")).values(duplicate_of=bindparam("original")),
+                later_copies,
+            )
         written = []
-        for item, row in zip(batch, rows, strict=True):
+        match_rows: list[dict[str, Any]] = []
+        for item, post_id, dup in zip(batch, ids, duplicate_of, strict=True):
             matches = 0
             analysis = item.analysis
             for tm in getattr(analysis, "topics", ()):
                 for unit in units_for(self.job.settings, item.post.source_id, tm.topic):
-                    s.add(
-                        MatchRow(
-                            post_id=row.id,
-                            unit_id=unit,
-                            topic=tm.topic,
-                            rule_id=tm.rule_id,
-                            severity=tm.severity,
-                            score=float(tm.score),
-                            negative=bool(analysis.negative),
-                            negativity=float(analysis.negativity),
-                            hits=[asdict(h) for h in tm.hits],
-                            created_at=now,
-                        )
+                    match_rows.append(
+                        {
+                            "post_id": post_id,
+                            "unit_id": unit,
+                            "topic": tm.topic,
+                            "rule_id": tm.rule_id,
+                            "severity": tm.severity,
+                            "score": float(tm.score),
+                            "negative": bool(analysis.negative),
+                            "negativity": float(analysis.negativity),
+                            "hits": [asdict(h) for h in tm.hits],
+                            "created_at": now,
+                        }
                     )
                     matches += 1
-            written.append((item, matches, row))
+            written.append((item, matches, dup is not None))
+        if match_rows:
+            s.execute(insert(_MATCHES), match_rows)
         return written
 
-    @staticmethod
-    def _row(post: Post, duplicate_of: int | None) -> PostRow:
-        return PostRow(
-            source_id=post.source_id,
-            url=post.url,
-            title=post.title,
-            text=post.text,
-            published_at=post.published_at,
-            author=post.author,
-            fetched_at=post.fetched_at,
-            kind=post.kind,
-            thread_url=post.thread_url,
-            thread_title=post.thread_title,
-            floor=post.floor,
-            content_hash=post.content_hash,
-            duplicate_of=duplicate_of,
-            extra=dict(post.extra),
-        )
+
+_POSTS = cast(Table, PostRow.__table__)
+_MATCHES = cast(Table, MatchRow.__table__)
+
+
+def _row(post: Post, duplicate_of: int | None) -> dict[str, Any]:
+    return {
+        "source_id": post.source_id,
+        "url": post.url,
+        "title": post.title,
+        "text": post.text,
+        "published_at": post.published_at,
+        "author": post.author,
+        "fetched_at": post.fetched_at,
+        "kind": post.kind,
+        "thread_url": post.thread_url,
+        "thread_title": post.thread_title,
+        "floor": post.floor,
+        "content_hash": post.content_hash,
+        "duplicate_of": duplicate_of,
+        "extra": dict(post.extra),
+    }
