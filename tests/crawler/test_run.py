@@ -88,3 +88,53 @@ def test_sources_lists_health_status_last_success_error_and_problem(site: LocalS
     assert out[0] == "slow [news] problem: last success 2024-05-06T09:00:00+08:00"
     assert "  last error: HTTP 500" in out and "  PROBLEM: failed 3 crawls in a row; last error: HTTP 500" in out
     assert "off [news] disabled: last success never" in out
+
+
+
+def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_but_not_its_startup_state():
+    import gc
+    import logging
+
+    from crawler.job import _lean_run
+
+    logger = logging.getLogger("scrapy.core.engine")
+    before = logging.root.level
+    logging.root.setLevel(logging.NOTSET)  # as Scrapy leaves it: every debug line builds a record
+    gc.disable()  # as `run_main` leaves it while the crawl starts
+    try:
+        with _lean_run("INFO"):
+            assert not logger.isEnabledFor(logging.DEBUG) and logger.isEnabledFor(logging.INFO)
+            assert gc.get_freeze_count() > 0 and gc.isenabled()
+        assert logger.isEnabledFor(logging.DEBUG)
+        assert gc.get_freeze_count() == 0 and not gc.isenabled()
+    finally:
+        gc.enable()
+        logging.root.setLevel(before)
+
+
+def test_a_job_upgrades_the_schema_only_of_a_database_its_parent_did_not_hand_over(monkeypatch, tmp_path: Path):
+    import gc
+
+    import crawler.job
+    import yuqing.storage
+
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", "  - {id: n, kind: news, start_urls: ['http://127.0.0.1:9/']}\n")
+    opened: list[tuple[str, bool]] = []
+
+    class _Db:
+        def dispose(self) -> None:
+            pass
+
+    def fake_open(url: str, *, upgrade: bool = True) -> _Db:
+        opened.append((url, upgrade))
+        return _Db()
+
+    monkeypatch.setattr(yuqing.storage, "open_database", fake_open)
+    monkeypatch.setattr(crawler.job, "run_job", lambda *args: {"status": "ok"})
+    monkeypatch.setenv(crawler.job.DATABASE_ENV, "sqlite:///handed.db")
+    crawler.job.run_main(["--config", settings.path, "--source", "n"])
+    monkeypatch.delenv(crawler.job.DATABASE_ENV)
+    crawler.job.run_main(["--config", settings.path, "--source", "n"])
+    crawler.job.run_main(["--config", settings.path, "--source", "n", "--database", "sqlite:///given.db"])
+    assert opened == [("sqlite:///handed.db", False), (settings.database_url(), True), ("sqlite:///given.db", True)]
+    assert gc.isenabled()  # off only while a crawl starts
