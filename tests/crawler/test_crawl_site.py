@@ -126,3 +126,18 @@ def test_first_crawl_stores_every_stage_and_second_crawl_adds_nothing(county, db
     listing = json.loads(capsys.readouterr().out)["sources"]
     assert [(x["source"], x["status"]) for x in listing] == [("county-news", "ok"), ("county-feed", "ok"), ("county-bbs", "ok")]
     db.dispose()
+
+
+def test_a_crawl_runs_no_remote_control_server_and_no_telnet_console(tmp_path: Path):
+    # Both would let a local process run code inside the crawl; Scrapy 2.19 turns the first on.
+    from scrapy.extensions.remote_control import RemoteControl
+    from scrapy.extensions.telnet import TelnetConsole
+    from scrapy.utils.test import get_crawler
+
+    from crawler.scrapy_settings import scrapy_settings
+
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", "  - {id: n, kind: news, start_urls: ['http://127.0.0.1:9/']}\n")
+    crawler = get_crawler(settings_dict=scrapy_settings(settings, settings.source("n")))
+    crawler._apply_settings()
+    built = {type(ext) for ext in crawler.extensions.middlewares}
+    assert RemoteControl not in built and TelnetConsole not in built
