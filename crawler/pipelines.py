@@ -102,8 +102,7 @@ class MatchPipeline(_Stage):
         self.ruleset = load_ruleset(self.job.settings)
 
     def process_item(self, item: Candidate) -> Candidate:
-        analysis = self.ruleset.analyse(item.post.title, item.post.text)
-        return dataclasses.replace(item, analysis=analysis)
+        return Candidate(item.post, self.ruleset.analyse(item.post.title, item.post.text))
 
 
 class StorePipeline(_Stage):
