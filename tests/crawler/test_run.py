@@ -98,8 +98,9 @@ def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_bu
     from crawler.job import _lean_run
 
     logger = logging.getLogger("scrapy.core.engine")
-    before = logging.root.level
-    logging.root.setLevel(logging.NOTSET)  # as Scrapy leaves it: every debug line builds a record
+    before = logging.root.level, logging.getLogger("scrapy").level
+    logging.root.setLevel(logging.NOTSET)  # as Scrapy leaves them: every debug line builds a record
+    logging.getLogger("scrapy").setLevel(logging.DEBUG)
     gc.disable()  # as `run_main` leaves it while the crawl starts
     try:
         with _lean_run("INFO"):
@@ -109,7 +110,8 @@ def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_bu
         assert gc.get_freeze_count() == 0 and not gc.isenabled()
     finally:
         gc.enable()
-        logging.root.setLevel(before)
+        logging.root.setLevel(before[0])
+        logging.getLogger("scrapy").setLevel(before[1])
 
 
 def test_a_job_upgrades_the_schema_only_of_a_database_its_parent_did_not_hand_over(monkeypatch, tmp_path: Path):
