@@ -150,3 +150,20 @@ def test_a_page_folded_in_one_call_reads_as_folded_line_by_line() -> None:
     one_by_one = opencc.OpenCC("t2s")
     assert [fold(line) for line in lines] == [line if line.isascii() else one_by_one.convert(line) for line in lines]
     assert fold("責任編輯：王五") == "责任编辑：王五"
+
+
+def test_a_furniture_named_box_is_kept_only_when_it_holds_the_page_s_sentences() -> None:
+    # "main-side" names a sidebar; a box of that name holding most of a page's sentences is the
+    # story all the same ("热点" names a sidebar too, and its one sentence is not held). A page of
+    # under five sentences keeps no such box.
+    from crawler.extract_blocks import block_views
+
+    def kept_texts(paragraphs: str, aside: str) -> list[str]:
+        root = lxml.html.document_fromstring(
+            f"<html><body><div class='main-side'>{paragraphs}</div><div class='hot'>{aside}</div><p>{P3}</p></body></html>"
+        )
+        return [b.text for b in block_views(root)[1]]
+
+    story = f"<p>{P1}</p><p>{P2}</p><p>{P1}</p><p>{P2}</p>"
+    assert kept_texts(story, "热点。") == [P1, P2, P1, P2, P3]
+    assert kept_texts(f"<p>{P1}</p>", "热点。") == [P3]  # three sentences in all: nothing is held
