@@ -80,6 +80,12 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
         # Entities carry any non-ASCII text; the declared codec does not matter for ASCII bytes.
         return body.decode("ascii"), "ascii"
 
+    try:
+        # Most pages: one strict decode, without counting replacements in text and bytes (a page
+        # that is valid UTF-8 is exactly one whose lenient decode has no error of its own).
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     utf8 = _decode(body, "utf-8")
     if utf8.errors == 0:
         return utf8.text, "utf-8"

@@ -119,3 +119,12 @@ def test_damaged_utf8_stays_utf8() -> None:
     assert used == "utf-8"
     assert text.count("\ufffd") == 1
     assert GBK_ONLY in text and "公示期间，干部群众" in text
+
+
+def test_valid_utf8_with_its_own_replacement_characters_is_utf8() -> None:
+    # A CMS that already lost a character stores U+FFFD itself: the bytes are valid UTF-8 (one strict
+    # decode reads them), declared GBK or not.
+    body = "<html><meta charset=gbk><body><p>村务公开\ufffd栏目：集体资产清查结果</p></body></html>".encode()
+    text, used = decode_html(body, "text/html; charset=gbk")
+    assert used == "utf-8"
+    assert text == body.decode("utf-8")
