@@ -454,6 +454,7 @@ class RuleSet:
         neutral = self.negativity_model.evaluate([])
         self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
         self._negativity_only: dict[tuple[float, bool, tuple[str, ...]], Analysis] = {}
+        self._one_hit_analyses: dict[Any, tuple[Analysis, Analysis]] = {}  # cue -> (counted, negated)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -489,29 +490,53 @@ class RuleSet:
         matches = self.find_matches(n, True)  # overlapping
         if not matches:
             return self._neutral
-        cues = self.pattern_cue
         if len(matches) == 1:  # a third of the posts with a match: one cue, no rule word
             idx, start, end = matches[0]
             if idx >= self.trigger_count:
-                cue = cues[idx]
-                return self._neutral if cue is None else self._shared(self._stream_negativity.evaluate_one(n, (start, end, cue)))
+                return self._one_hit(n, start, end, self.pattern_cue[idx])
+        elif min(matches)[0] >= self.trigger_count:  # see `_scanned`
+            return self._cues_only(n, matches)
+        cues = self.pattern_cue
         hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
-        if min(matches)[0] < self.trigger_count:  # see `_scanned`
-            every = _with_rest(self, n, matches)
-            runnable = self._runnable(_NO_WORDS, _words_of(self, every))
-            if runnable:
-                scans = (_EMPTY_SCAN, (n, every, hits, True, folded))
-                found = {"title": _NOTHING, "text": _candidates_of(self, every)}
-                return self._explain(title, text, scans, found, runnable, segment_all=False)[0]
+        every = _with_rest(self, n, matches)
+        runnable = self._runnable(_NO_WORDS, _words_of(self, every))
+        if runnable:
+            scans = (_EMPTY_SCAN, (n, every, hits, True, folded))
+            found = {"title": _NOTHING, "text": _candidates_of(self, every)}
+            return self._explain(title, text, scans, found, runnable, segment_all=False)[0]
         if not hits:
             return self._neutral
         model = self._stream_negativity
         first = hits[0]
         if first[2] is hits[-1][2] and all(h[2] is first[2] for h in hits):
+            return self._one_hit(n, first[0], first[1], first[2])
+        return self._shared(model.evaluate_parts([(n, hits)]))
+
+    def _cues_only(self, n: str, matches: list[tuple[int, int, int]]) -> Analysis:
+        """The Analysis of a body with several matches and no word some rule is indexed under: only
+        its negativity is left, and every match is a cue (the pass every post pays holds the
+        trigger words and the cues, and no trigger was found)."""
+        cues = self.pattern_cue
+        idx, start, end = matches[0]
+        if matches[-1][0] == idx and all(m[0] == idx for m in matches):
             # One cue found again and again (！！ in ！！！！ is three hits): only its first hit counts,
             # so its verdict is the one-hit verdict (a fifth of the posts with several cue hits).
-            return self._shared(model.evaluate_one(n, first))
-        return self._shared(model.evaluate_parts([(n, hits)]))
+            return self._one_hit(n, start, end, cues[idx])
+        return self._shared(self._stream_negativity.evaluate_parts([(n, [(start, end, cues[idx]) for idx, start, end in matches])]))
+
+    def _one_hit(self, text: str, start: int, end: int, cue: Any) -> Analysis:
+        """The Analysis of a post whose one counted cue hit is (start, end, cue) in `text`, no rule
+        having fired: `evaluate_one`, whose two verdicts per cue (counted, negated) are kept here as
+        two shared Analyses, built on first use, so that such a post costs a negation test and no
+        verdict tuple nor `_shared` look-up."""
+        model = self._stream_negativity
+        if model.learned is not None:  # a score of its own for nearly every post
+            return self._shared(model.evaluate_one(text, (start, end, cue)))
+        pair = self._one_hit_analyses.get(cue)
+        if pair is None:
+            counted, negated = model.one_hit_verdicts(cue)
+            pair = self._one_hit_analyses[cue] = (Analysis((), counted[1], counted[0], counted[2]), Analysis((), negated[1], negated[0], negated[2]))
+        return pair[1] if cue.checks_negation and model.negated(text, start) else pair[0]
 
     def _analysed(self, title: str, text: str, title_scan: _Scan, text_scan: _Scan) -> Analysis:
         """`analyse` of a post with a title, from the scans of its fields."""
@@ -527,9 +552,9 @@ class RuleSet:
             return self._neutral
         model = self._stream_negativity
         if len(text_cues) == 1 and not title_cues:
-            return self._shared(model.evaluate_one(text_scan[0], text_cues[0]))
+            return self._one_hit(text_scan[0], *text_cues[0])
         if len(title_cues) == 1 and not text_cues:
-            return self._shared(model.evaluate_one(title_scan[0], title_cues[0]))
+            return self._one_hit(title_scan[0], *title_cues[0])
         return self._shared(model.evaluate_parts([(title_scan[0], title_cues), (text_scan[0], text_cues)]))
 
     def _shared(self, verdict: tuple[float, bool, tuple[str, ...]]) -> Analysis:

@@ -188,7 +188,7 @@ class NegativityModel:
         clause = sorted({normaliser.word(n) for n in clause_negators or []}, key=len, reverse=True)
         self._clause_negator_re = re.compile("|".join(re.escape(n) for n in clause)) if clause else None
         self._clause_or_title = re.compile("|".join(["《", *(re.escape(n) for n in clause)]))
-        # The two searches that decide nearly every negation test (`_negated`), bound once.
+        # The two searches that decide nearly every negation test (`negated`), bound once.
         self._find_clause_or_title = self._clause_or_title.search if clause else None
         self._find_negator = self._negator_re.search
         self.cues: dict[str, _Cue] = {}
@@ -367,11 +367,15 @@ class NegativityModel:
         and a verdict computed beforehand, instead of the general loop (1.9 -> 0.8 us a post)."""
         start, _end, cue = hit
         counted, negated = self._one[cue]
-        if cue.checks_negation and self._negated(text, start):
+        if cue.checks_negation and self.negated(text, start):
             verdict, raw = negated, 0.0
         else:
             verdict, raw = counted, (0.0 if cue.category == _TOGETHER else cue.weight)
         return verdict if self.learned is None else self._corrected(raw, verdict[2], [text])
+
+    def one_hit_verdicts(self, cue: _Cue) -> tuple[tuple[float, bool, tuple[str, ...]], tuple[float, bool, tuple[str, ...]]]:
+        """The lexicon's two verdicts on a post whose only cue hit is of `cue`: counted, negated."""
+        return self._one[cue]
 
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate` as a plain (score, negative, reasons) tuple: the engine's path for posts no
@@ -406,7 +410,7 @@ class NegativityModel:
                 if cue.category == _TOGETHER:
                     counted[word] = 0.0
                     continue
-                if cue.checks_negation and self._negated(text, start):
+                if cue.checks_negation and self.negated(text, start):
                     reasons.append(cue.negated_reason)
                     counted[word] = 0.0
                     continue
@@ -464,7 +468,7 @@ class NegativityModel:
                 found = [w[sentence] for w in by_sentence]
                 names = " + ".join(word for word, _ in found)
                 # 排查村干部亲属享受低保 checks for the structure rather than reporting it.
-                if any(self._negated(text, pos) for _, pos in found):
+                if any(self.negated(text, pos) for _, pos in found):
                     counted[key] = 0.0
                     reasons.append(f"not counted (negated): {name}: {names}")
                     continue
@@ -475,7 +479,7 @@ class NegativityModel:
         """The raw sum as a 0..1 score, 0.5 at the threshold."""
         return 1.0 / (1.0 + math.exp(-(raw - self.threshold) * 2.0 / self.scale))
 
-    def _negated(self, text: str, start: int) -> bool:
+    def negated(self, text: str, start: int) -> bool:
         """Whether a negator stands before the cue in its clause (within `negation_window` characters)."""
         # The common case (no rule negator or title mark in the 30 characters before the cue, no
         # negator in the window) is decided here with two C-level searches, no further call and no
@@ -496,7 +500,7 @@ class NegativityModel:
     def _clause_negated(self, text: str, start: int) -> bool:
         """Whether a rule's negator (严禁, 不得) stands anywhere before the cue in its clause, list
         commas included (严禁跑官要官、买官卖官), or the cue is inside a document's title
-        (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one). Asked by `_negated` only
+        (《公务员录用违纪违规行为处理办法》 names rules; it accuses no one). Asked by `negated` only
         when one of them or a title mark stands in the 30 characters before the cue."""
         begin = max(0, start - 30)
         opening = text.rfind("《", begin, start)

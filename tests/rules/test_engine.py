@@ -1,0 +1,69 @@
+"""The engine's fast paths give the verdict of its general path, and are the paths taken.
+
+`RuleSet.analyse` decides most posts without building a `_Post`: a body with no match, with one cue
+hit, with one cue found again and again, with cues only, with a trigger word but no runnable rule.
+`RuleSet.explain` takes the general path for every post (negativity by `evaluate`, rules through a
+`_Post`), and `segment_all=True` is the benchmark's reference; random posts built from the pack's
+own words, negators and punctuation must get the same `Analysis` from all three.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rules.engine import RuleSet
+
+FILLER = ["的", "了", "我们", "今天", "这个", "说", "，", "。", "！", "？", "!", " ", "村", "A", "“", "”", "《", "》", "吗", "\n"]
+
+
+def _random_posts(rs: RuleSet, n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    words = [p for p in rs.patterns if p]
+    rest = list(rs.rest_words)
+    negators = list(rs.negativity_model.negators)
+    pieces: list[list[str]] = [words, rest, negators, FILLER, FILLER]
+    posts = []
+    for _ in range(n):
+        def text(k: int) -> str:
+            return "".join(rng.choice(rng.choice(pieces)) for _ in range(k))
+        title = text(rng.randint(1, 4)) if rng.random() < 0.3 else ""
+        posts.append((title, text(rng.randint(0, 14))))
+    return posts
+
+
+def test_analyse_equals_the_general_path_and_the_reference_on_random_posts(shipped: RuleSet) -> None:
+    posts = _random_posts(shipped, 600, seed=5)
+    matched = 0
+    for title, text in posts:
+        fast = shipped.analyse(title, text)
+        assert fast == shipped.explain(title, text)[0], (title, text)
+        assert fast == shipped.analyse(title, text, segment_all=True), (title, text)
+        matched += bool(fast.topics)
+    assert matched >= 5  # the posts reach the rules too, not only negativity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "面试就是个黑箱。",  # one cue hit, counted
+        "面试过程没有黑箱。",  # one cue hit, negated
+        "今天下雨了！！！！",  # one cue found again and again
+    ],
+)
+def test_a_post_with_one_counted_cue_takes_the_shared_one_hit_analysis(shipped: RuleSet, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Such a post gets one of two Analyses kept per cue (counted, negated): no verdict is computed
+    for it, neither by the one-hit evaluation nor by the general loop."""
+    general = shipped.explain("", text)[0]
+    assert shipped.analyse(text, "") == general  # a title alone: the same verdict
+    first = shipped.analyse("", text)
+    model = shipped._stream_negativity
+
+    def not_called(*args: object) -> None:
+        raise AssertionError("a verdict was computed")
+
+    monkeypatch.setattr(model, "evaluate_one", not_called)
+    monkeypatch.setattr(model, "evaluate_parts", not_called)
+    again = shipped.analyse("", text)
+    assert again is first and again == general
