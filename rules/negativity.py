@@ -122,8 +122,13 @@ class Learned:
 
     @classmethod
     def from_file(cls, path: Path) -> Learned:
+        return cls(*cls.read(path))
+
+    @staticmethod
+    def read(path: Path) -> tuple[float, dict[str, float]]:
+        """A model file's bias and feature weights."""
         doc = json.loads(path.read_text(encoding="utf-8"))
-        return cls(float(doc["bias"]), {str(k): float(v) for k, v in doc["features"].items()})
+        return float(doc["bias"]), {str(k): float(v) for k, v in doc["features"].items()}
 
     def found(self, texts: list[str]) -> list[str]:
         """The features a post holds, each once however often it occurs, strongest first."""
@@ -287,58 +292,22 @@ class NegativityModel:
         """The lexicon at `path`, with the learned model its `model` key names (beside it) unless
         `learned` is false (the training script scores with the lexicon alone); a path for
         `learned` loads that model whatever the key says (bench/rules_quality compares both)."""
-        doc, problems = load_yaml(path)
-        if doc is None:
-            raise RuleError(problems)
-        root = doc.root
-        problems = []
-        if not isinstance(root, dict):
-            raise RuleError([doc.problem([], "the negativity lexicon must be a mapping")])
-        for key in root:
-            if key not in _KEYS:
-                problems.append(doc.problem([key], f"unknown key '{key}'{did_you_mean(str(key), _KEYS)}"))
-        cues: list[_Cue] = []
-        for name, section in (root.get("cues") or {}).items():
-            if not isinstance(section, dict):
-                problems.append(doc.problem(["cues", name], "a cue category is {weight, negatable, words}"))
-                continue
-            weight = _checked_weight(doc, ["cues", name], section, _CUE_KEYS, problems)
-            if weight is None:
-                continue
-            cues += [_Cue(str(w), str(name), weight, bool(section.get("negatable", True))) for w in section.get("words") or []]
-        model: Learned | None = None
-        learned_for = root.get("model_for", "topic_posts")
-        if learned_for not in MODEL_FOR:
-            problems.append(doc.problem(["model_for"], f"unknown model_for {learned_for!r}{did_you_mean(str(learned_for), MODEL_FOR)}"))
-        model_path = learned if isinstance(learned, Path) else path.parent / str(root.get("model") or "")
-        if isinstance(learned, Path) or (learned and root.get("model")):
-            try:
-                model = Learned.from_file(model_path)
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                problems.append(doc.problem(["model"], f"cannot read the learned model {model_path.name}: {exc}"))
-        together: list[tuple[str, float, list[list[str]]]] = []
-        for name, section in (root.get("together") or {}).items():
-            if not isinstance(section, dict) or not isinstance(section.get("words"), list) or len(section["words"]) < 2:
-                problems.append(doc.problem(["together", name], "a together cue is {weight, words: [[...], [...], ...]} (two lists or more)"))
-                continue
-            weight = _checked_weight(doc, ["together", name], section, _TOGETHER_KEYS, problems)
-            if weight is None:
-                continue
-            members = [[str(w) for w in m] if isinstance(m, list) else [str(m)] for m in section["words"]]
-            together.append((str(name), weight, members))
-        if problems:
-            raise RuleError(problems)
+        return cls.from_lexicon(read_lexicon(path, learned=learned), normaliser)
+
+    @classmethod
+    def from_lexicon(cls, lexicon: Lexicon, normaliser: Normaliser) -> NegativityModel:
+        """The model of a lexicon read by `read_lexicon` (kept in the rules cache by `rules.loading`)."""
         return cls(
-            cues,
-            [str(n) for n in root.get("negators") or []],
-            threshold=float(root.get("threshold", 2.0)),
-            scale=float(root.get("scale", 2.0)),
-            window=int(root.get("negation_window", 4)),
+            [_Cue(*cue) for cue in lexicon.cues],
+            list(lexicon.negators),
+            threshold=lexicon.threshold,
+            scale=lexicon.scale,
+            window=lexicon.window,
             normaliser=normaliser,
-            learned=model,
-            learned_for=str(learned_for),
-            together=together,
-            clause_negators=[str(n) for n in root.get("clause_negators") or []],
+            learned=Learned(*lexicon.learned) if lexicon.learned is not None else None,
+            learned_for=lexicon.learned_for,
+            together=[(name, weight, [list(m) for m in members]) for name, weight, members in lexicon.together],
+            clause_negators=list(lexicon.clause_negators),
         )
 
     def log_odds(self, score: float) -> float:
@@ -508,6 +477,78 @@ class NegativityModel:
             return True
         clause = _CLAUSE_LIST_TAIL.search(text[begin:start]).group()  # type: ignore[union-attr]  # always matches
         return bool(self._clause_negator_re.search(clause)) and not _RHETORICAL.match(text, start)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A negativity lexicon as read from its file, plain data: what `NegativityModel` compiles, and
+    what the rules cache keeps (reading the shipped lexicon's YAML is most of a warm load's time)."""
+
+    cues: tuple[tuple[str, str, float, bool], ...]  # (word, category, weight, negatable)
+    negators: tuple[str, ...]
+    threshold: float
+    scale: float
+    window: int
+    learned: tuple[float, dict[str, float]] | None  # the learned model's bias and feature weights
+    learned_for: str
+    together: tuple[tuple[str, float, tuple[tuple[str, ...], ...]], ...]
+    clause_negators: tuple[str, ...]
+
+
+def read_lexicon(path: Path, *, learned: bool | Path = True) -> Lexicon:
+    """Read and check a lexicon file (see `NegativityModel.from_file`); RuleError lists every problem."""
+    doc, problems = load_yaml(path)
+    if doc is None:
+        raise RuleError(problems)
+    root = doc.root
+    problems = []
+    if not isinstance(root, dict):
+        raise RuleError([doc.problem([], "the negativity lexicon must be a mapping")])
+    for key in root:
+        if key not in _KEYS:
+            problems.append(doc.problem([key], f"unknown key '{key}'{did_you_mean(str(key), _KEYS)}"))
+    cues: list[tuple[str, str, float, bool]] = []
+    for name, section in (root.get("cues") or {}).items():
+        if not isinstance(section, dict):
+            problems.append(doc.problem(["cues", name], "a cue category is {weight, negatable, words}"))
+            continue
+        weight = _checked_weight(doc, ["cues", name], section, _CUE_KEYS, problems)
+        if weight is None:
+            continue
+        cues += [(str(w), str(name), weight, bool(section.get("negatable", True))) for w in section.get("words") or []]
+    model: tuple[float, dict[str, float]] | None = None
+    learned_for = root.get("model_for", "topic_posts")
+    if learned_for not in MODEL_FOR:
+        problems.append(doc.problem(["model_for"], f"unknown model_for {learned_for!r}{did_you_mean(str(learned_for), MODEL_FOR)}"))
+    model_path = learned if isinstance(learned, Path) else path.parent / str(root.get("model") or "")
+    if isinstance(learned, Path) or (learned and root.get("model")):
+        try:
+            model = Learned.read(model_path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            problems.append(doc.problem(["model"], f"cannot read the learned model {model_path.name}: {exc}"))
+    together: list[tuple[str, float, list[list[str]]]] = []
+    for name, section in (root.get("together") or {}).items():
+        if not isinstance(section, dict) or not isinstance(section.get("words"), list) or len(section["words"]) < 2:
+            problems.append(doc.problem(["together", name], "a together cue is {weight, words: [[...], [...], ...]} (two lists or more)"))
+            continue
+        weight = _checked_weight(doc, ["together", name], section, _TOGETHER_KEYS, problems)
+        if weight is None:
+            continue
+        members = [[str(w) for w in m] if isinstance(m, list) else [str(m)] for m in section["words"]]
+        together.append((str(name), weight, members))
+    if problems:
+        raise RuleError(problems)
+    return Lexicon(
+        cues=tuple(cues),
+        negators=tuple(str(n) for n in root.get("negators") or []),
+        threshold=float(root.get("threshold", 2.0)),
+        scale=float(root.get("scale", 2.0)),
+        window=int(root.get("negation_window", 4)),
+        learned=model,
+        learned_for=str(learned_for),
+        together=tuple((name, weight, tuple(tuple(m) for m in members)) for name, weight, members in together),
+        clause_negators=tuple(str(n) for n in root.get("clause_negators") or []),
+    )
 
 
 def lexicon_problems(path: Path, normaliser: Normaliser) -> list[Problem]:

@@ -90,3 +90,42 @@ def test_a_user_dictionary_jieba_cannot_read_fails_the_load(tmp_path: Path, cach
         build_ruleset([GROUPS, rule_file(tmp_path, RULE)], user_dict=bad)
     with pytest.raises(RuleError, match="rules.user_dict: file not found"):
         build_ruleset([GROUPS, rule_file(tmp_path, RULE)], user_dict=tmp_path / "missing.txt")
+
+
+def test_the_negativity_lexicon_is_kept_in_the_cache_and_read_again_when_it_changes(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the lexicon's YAML was most of a warm load: a warm load takes it from the cache entry,
+    and a changed lexicon (its bytes are part of the key) is read again."""
+    import rules.negativity
+
+    lexicon = tmp_path / "lexicon" / "negativity.yaml"
+    lexicon.parent.mkdir()
+    lexicon.write_text("threshold: 1.5\nnegators: [没有]\ncues:\n  misconduct: {weight: 2, words: [内定]}\n", encoding="utf-8")
+    monkeypatch.setattr(rules.negativity, "LEXICON", lexicon)
+    path = rule_file(tmp_path, RULE)
+    first = build_ruleset([GROUPS, path]).analyse("", "名单早就内定了")
+    assert first.negative and first.reasons == ("misconduct: 内定 (+2)",)
+
+    def not_read(*args: object) -> None:
+        raise AssertionError("the lexicon was read")
+
+    with monkeypatch.context() as m:
+        m.setattr(rules.negativity, "load_yaml", not_read)
+        assert build_ruleset([GROUPS, path]).analyse("", "名单早就内定了") == first
+    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace("weight: 2", "weight: 1"), encoding="utf-8")
+    changed = build_ruleset([GROUPS, path]).analyse("", "名单早就内定了")
+    assert not changed.negative and changed.reasons == ("misconduct: 内定 (+1)",)
+    assert len(entries(cache)) == 2
+
+
+def test_a_cache_entry_of_another_shape_is_ignored(tmp_path: Path, cache: Path) -> None:
+    import pickle
+
+    path = rule_file(tmp_path, RULE)
+    build_ruleset([GROUPS, path])
+    [entry] = entries(cache)
+    key, (topics, rules, _lexicon) = pickle.loads(entry.read_bytes())
+    entry.write_bytes(pickle.dumps((key, (topics, rules))))  # the first format: no lexicon
+    rs = build_ruleset([GROUPS, path])
+    assert rs.analyse("", "他家吃上了低保").topics and rs.analyse("", "名单早就内定了").negative
