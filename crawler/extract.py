@@ -46,6 +46,7 @@ from crawler.extract_byline import (
     author_in,
     byline_window,
     clean_name,
+    credit_lines,
     find_title,
     page_date,
     site_parts,
@@ -136,7 +137,7 @@ _DOCUMENT_TAG = re.compile(r"<(?:html|head|body)[\s>/]", re.IGNORECASE)
 
 
 def _parse(html: str) -> HtmlElement | None:
-    if not html.strip():
+    if not html or html.isspace():
         return None
     try:
         # An XML declaration with an encoding makes lxml refuse a str; it is irrelevant after decoding.
@@ -251,10 +252,13 @@ def _author(root: HtmlElement, selectors: Mapping[str, str], window_lines: list[
         if found:
             return found
     near = [*window_lines, *text_lines[:2], *_raw_tail(page_blocks, text_lines)]
-    page_lines = [b.text for b in page_blocks]
+    # The page's lines are read up to three times below: only the few that hold a credit word can
+    # give a name, and they are picked once.
+    page_lines = credit_lines(b.text for b in page_blocks)
+    credited = set(page_lines)
     # "记者" in a long paragraph is usually prose ("记者了解到"); in a short line, a credit. Link
     # lists (sidebars, related stories) credit other stories' authors.
-    short_lines = [b.text for b in page_blocks if len(b.text) <= 50 and b.link_density < 0.5]
+    short_lines = [b.text for b in page_blocks if len(b.text) <= 50 and b.link_density < 0.5 and b.text in credited]
     return (
         author_in(near)
         or author_in(page_lines, EXPLICIT_PATTERNS)

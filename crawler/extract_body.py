@@ -215,7 +215,9 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
         line = _without_editor_tail(line)
         if not line or _is_furniture(line):
             continue
-        if norm_title and _squash(line) == norm_title:
+        # (A line is the headline only if it starts and ends as the headline does: most are not
+        # squashed at all.)
+        if norm_title and line[0] == norm_title[0] and line[-1] == norm_title[-1] and _squash(line) == norm_title:
             if sum(1 for ln in out if len(ln) > _PARAGRAPH_CHARS and _SENTENCE.search(ln)) < 2:
                 # Above the headline is page header (tickers, channel names), unless a story is there.
                 out.clear()

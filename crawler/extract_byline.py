@@ -12,7 +12,7 @@ near the headline and at the story's end first, then anywhere for the explicit f
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -179,6 +179,12 @@ def page_date(page_blocks: Sequence[Block], title_index: int | None, body_index:
             if best is None or score > best[0]:
                 best = (score, found)
     return best[1] if best else None
+
+
+def credit_lines(lines: Iterable[str]) -> list[str]:
+    """The lines holding a word that some credit pattern needs: the only lines that `author_in`
+    reads, so a caller that reads the same page lines several times can pick them once."""
+    return [line for line in lines if _CREDIT_WORD.search(fold(line))]
 
 
 def author_in(lines: Sequence[str], patterns: Sequence[re.Pattern[str]] = WRITER_PATTERNS) -> str | None:

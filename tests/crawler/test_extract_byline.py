@@ -1,0 +1,33 @@
+"""Credits in a page's lines: `author_in` and the lines it can read (`credit_lines`)."""
+
+from __future__ import annotations
+
+from crawler.extract_blocks import fold_page
+from crawler.extract_byline import (
+    EDITOR_PATTERNS,
+    EXPLICIT_PATTERNS,
+    WRITER_PATTERNS,
+    author_in,
+    credit_lines,
+)
+
+LINES = [
+    "首页 > 新闻中心 > 本地新闻",
+    "镇政府对辖区内十二个行政村的集体资产进行了全面清查，并通报了清查结果。",
+    "2024-05-01 10:00 來源：本報 記者 張三",  # Traditional: the credit word is found on its fold
+    "清查发现，部分村存在集体土地承包合同不规范、集体资产台账不完整等问题。",
+    "责任编辑：王五",
+    "版权所有 © 某某网",
+]
+
+
+def test_credit_lines_are_the_lines_author_in_reads() -> None:
+    # extract._author picks a page's credit lines once and reads them up to three times: each
+    # reading must give what it gives on all of the page's lines.
+    fold_page(LINES)
+    picked = credit_lines(LINES)
+    assert picked == ["2024-05-01 10:00 來源：本報 記者 張三", "责任编辑：王五"]
+    for patterns in (WRITER_PATTERNS, EXPLICIT_PATTERNS, EDITOR_PATTERNS):
+        assert author_in(picked, patterns) == author_in(LINES, patterns)
+    assert author_in(picked) == "張三"
+    assert author_in(picked, EDITOR_PATTERNS) == "王五"
