@@ -160,7 +160,7 @@ class Normaliser:
         # full-width one was scanned to its end for the latter).
         self._to_fold = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z]").findall
         # Any character that needs folding or may be junk: one charset is the cheapest search there is.
-        self._may_need_work = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z{_JUNK}]").search
+        self.may_need_work = re.compile(f"[{trad}{_FULLWIDTH_CHARS}A-Z{_JUNK}]").search
 
     def word(self, word: str) -> str:
         """A rule word as it will be searched for: folded, and without any inner junk."""
@@ -175,10 +175,14 @@ class Normaliser:
         `normalise` without building a `Normalised`, for the engine's scan of every post."""
         # One search for any character that may need work (most posts: none, or late in the text);
         # nothing before it does, so the step tests below start there.
-        first = self._may_need_work(text)
+        first = self.may_need_work(text)
         if first is None:
             return text, ""
-        pos = first.start()
+        return self.fold_from(text, first.start())
+
+    def fold_from(self, text: str, pos: int) -> tuple[str, str]:
+        """`fold` of a text whose first character that may need work is at `pos` (`may_need_work`):
+        the engine searches for it itself, so that a text with none costs no call here."""
         s = text
         to_fold = self._to_fold(s, pos)
         if to_fold:

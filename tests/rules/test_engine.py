@@ -67,3 +67,16 @@ def test_a_post_with_one_counted_cue_takes_the_shared_one_hit_analysis(shipped: 
     monkeypatch.setattr(model, "evaluate_parts", not_called)
     again = shipped.analyse("", text)
     assert again is first and again == general
+
+
+def test_the_scan_folds_as_the_normaliser_does(shipped: RuleSet) -> None:
+    """The engine searches for a character that may need folding itself (no call for a text with
+    none) and folds the others from there: the same texts as `Normaliser.fold`."""
+    from rules.engine import _scan
+
+    rng = random.Random(9)
+    pieces = ["干部", "幹部", "ＡＢ", "ab", "AB", " ", "·", "*", "，", "。", "🙏", "\u3000", "１２", "乾隆", "提拔", "了"]
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        n, _matches, _cues, _trigger, folded = _scan(shipped, text)
+        assert (n, folded) == shipped.normaliser.fold(text), text
