@@ -127,22 +127,6 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             kept_parts.clear()
             links[1] = 0
 
-    def add(text: str, link: bool, hidden: bool) -> None:
-        if text.isspace():
-            if parts:
-                parts.append(text)
-            if kept_parts and not hidden:
-                kept_parts.append(text)
-            return
-        parts.append(text)
-        if not hidden:
-            kept_parts.append(text)
-        if link:
-            n = len("".join(text.split()))
-            links[0] += n
-            if not hidden:
-                links[1] += n
-
     # lxml's iterwalk walks the tree in C; the Python below runs once per event. Comments and
     # processing instructions come as events of their own: they give no text, their tails do.
     drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
@@ -179,22 +163,37 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             stack.append((is_block, link, hidden))
             link = link or tag == "a"
             hidden = inner_hidden
-            if el.text:
-                add(el.text, link, hidden)
+            text = el.text
+        else:
+            if event == "end":
+                state = stack.pop()
+                if state is not None:
+                    is_block, link_out, hidden_out = state
+                    if is_block:
+                        if parts or kept_parts:
+                            flush(hidden)
+                        owner.pop()
+                    link, hidden = link_out, hidden_out
+                if el is root:
+                    break
+            text = el.tail  # an element's, a comment's or a processing instruction's
+        # The text goes to the pending block of each view that reads it (inline: once per event).
+        if not text:
             continue
-        if event == "end":
-            state = stack.pop()
-            if state is not None:
-                is_block, link_out, hidden_out = state
-                if is_block:
-                    if parts or kept_parts:
-                        flush(hidden)
-                    owner.pop()
-                link, hidden = link_out, hidden_out
-            if el is root:
-                break
-        if el.tail:  # an element's, a comment's or a processing instruction's
-            add(el.tail, link, hidden)
+        if text.isspace():
+            if parts:
+                parts.append(text)
+            if kept_parts and not hidden:
+                kept_parts.append(text)
+            continue
+        parts.append(text)
+        if not hidden:
+            kept_parts.append(text)
+        if link:
+            n = len("".join(text.split()))
+            links[0] += n
+            if not hidden:
+                links[1] += n
     flush(False)
     return every, kept
 
