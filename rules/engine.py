@@ -21,10 +21,9 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick_rs
-import jieba
 
 from yuqing.records import Hit
 
@@ -33,6 +32,9 @@ from .negativity import Negativity, NegativityModel
 from .normalise import Normalised, Normaliser
 from .operators import OPERATORS, Evidence, Found
 from .segment import Boundaries, new_tokenizer
+
+if TYPE_CHECKING:
+    import jieba  # imported when a post first needs word boundaries (`rules.segment`)
 
 SEVERITIES = ("low", "medium", "high")
 FIELDS = ("title", "text")

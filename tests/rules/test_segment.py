@@ -85,3 +85,25 @@ def test_one_character_word_inside_an_added_word() -> None:
     assert b.check(1, 5) == (True, True)  # 村党支部
     assert b.check(1, 2) == (True, True)  # 村
     assert b.check(2, 5) == (True, True)  # 党支部
+
+
+def test_blocks_are_jiebas_blocks() -> None:
+    from rules.segment import BLOCK
+
+    assert (BLOCK.pattern, BLOCK.flags) == (jieba.re_han_default.pattern, jieba.re_han_default.flags)
+
+
+def test_jieba_is_imported_only_when_a_post_needs_word_boundaries() -> None:
+    """Importing jieba imports pkg_resources (0.18 s CPU): a crawl process whose posts never need
+    word boundaries never pays it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rules.loading import PACK_DIR, build_ruleset; "
+        "rs = build_ruleset(sorted(PACK_DIR.glob('*.yaml'))); rs.analyse('', '今天天气很好，居然下雨了！'); "
+        "print('jieba' in sys.modules, 'pkg_resources' in sys.modules); "
+        "rs.analyse('', '村支书把低保给了自己亲戚'); print('jieba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True"]
