@@ -94,11 +94,15 @@ def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Seque
     refs = [_squash(t) for t in declared]
     cores = [_squash(strip_site_suffix(t)) for t in declared]
     longest_core = max((len(c) for c in cores), default=0)
+    # Except in a heading, the headline starts as a declared title does: other lines are not squashed.
+    openings = {t[0] for t in (*refs, *cores) if t}
     best: tuple[int, int] | None = None  # (score, index)
     for i, block in enumerate(page_blocks):
         # A headline may be a link to itself; any other link-heavy line is navigation.
         if len(block.text) < 4 or (block.link_density > 0.5 and not block.heading):
             continue  # (the text only loses characters when squashed: too short either way)
+        if not block.heading and block.text[0] not in openings:
+            continue
         text = _squash(block.text)
         if len(text) < 4 or len(text) > 80:
             continue

@@ -52,3 +52,23 @@ def test_the_date_scan_finds_what_the_date_pattern_finds() -> None:
         lines += [b.text for b in blocks(root)]
     for line in lines:
         assert [m.span() for m in _DIGIT_DATE_SCAN.finditer(line)] == [m.span() for m in _DIGIT_DATE.finditer(line)], line
+
+
+def test_the_headline_is_found_in_a_plain_line_or_inside_a_heading() -> None:
+    # Lines that open unlike every declared title are skipped before they are squashed; a heading
+    # is still read whole, since it may hold the headline after a prefix.
+    import lxml.html
+
+    from crawler.extract_blocks import blocks
+    from crawler.extract_byline import find_title
+
+    def headline(body: str, page_title: str) -> tuple[str, int | None]:
+        return find_title(blocks(lxml.html.document_fromstring(f"<html><body>{body}</body></html>")), page_title, [])
+
+    page_title = "镇政府通报集体资产清查结果_本地新闻_某某网"
+    assert headline("<p>首页</p><p>镇政府通报集体资产 清查结果</p><p>正文。</p>", page_title) == ("镇政府通报集体资产 清查结果", 1)
+    assert headline("<h1>【独家】镇政府通报集体资产清查结果</h1>", "【独家】" + page_title) == ("【独家】镇政府通报集体资产清查结果", 0)
+    # A heading that the declared title holds after a prefix; the same line outside a heading is not it.
+    video = "【视频】镇政府通报集体资产清查结果（附名单）_某某网"
+    assert headline("<p>首页</p><h2>镇政府通报集体资产清查结果</h2>", video) == ("镇政府通报集体资产清查结果", 1)
+    assert headline("<p>首页</p><p>镇政府通报集体资产清查结果</p>", video) == ("【视频】镇政府通报集体资产清查结果（附名单）", None)
