@@ -50,7 +50,6 @@ from crawler.extract_byline import (
     find_title,
     page_date,
     site_parts,
-    title_from_page,
 )
 from crawler.extract_meta import read_meta
 from crawler.extract_select import select, select_text
@@ -96,7 +95,7 @@ def extract_article(
         return Article("", "", None, None)
     selectors = selectors or {}
     meta = read_meta(root, html)
-    page_title = title_from_page(root)
+    page_title = meta.page_title
 
     # Bylines are read with page furniture kept: share bars and "info" boxes hold dates and authors;
     # the body is scored without it. One walk of the tree gives both.

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from lxml.html import HtmlElement
-
 from crawler.dates import FoundDate, find_dates
 from crawler.extract_blocks import Block, fold
 
@@ -254,11 +252,6 @@ def clean_name(raw: str) -> str | None:
     if not name or _NOT_A_NAME.search(name):
         return None
     return name
-
-
-def title_from_page(root: HtmlElement) -> str:
-    el = root.find(".//title")
-    return re.sub(r"\s+", " ", el.text_content()).strip() if el is not None else ""
 
 
 def _squash(text: str) -> str:
