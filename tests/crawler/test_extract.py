@@ -346,3 +346,14 @@ def test_meta_read_with_the_source_finds_what_the_tree_holds() -> None:
     assert meta.authors == ("王五",)
     # Without the markup in the text, its searches are skipped.
     assert read_meta(_parse("<html><body><p>正文</p></body></html>"), "<html><body><p>正文</p></body></html>").dates == ()
+
+
+def test_meta_reads_the_first_title_with_its_spaces_folded() -> None:
+    from crawler.extract import _parse
+    from crawler.extract_meta import read_meta
+
+    html = "<html><head><title>\n  镇政府通报\t清查结果_某某网 </title></head><body><svg><title>图</title></svg></body></html>"
+    root = _parse(html)
+    assert root is not None
+    assert read_meta(root, html).page_title == "镇政府通报 清查结果_某某网"
+    assert read_meta(_parse("<html><body><p>正文</p></body></html>")).page_title == ""  # type: ignore[arg-type]
