@@ -155,9 +155,34 @@ def density_body(page: list[Block]) -> DensityBody:
         if best.tag not in ("html", "body") or top < SPLIT_HIGH or max(children, default=0.0) < SPLIT_HIGH * total:
             break
         best = best[children.index(max(children))]
-    inside = {id(el) for el in best.iter()}
-    kept = [b for b in page if id(b.owner) in inside and b.link_density < _NAV_MIN_LINK_DENSITY]
+    # The owners and their ancestors are all in `elements`, which keeps them alive: their ids
+    # stay theirs while `_within` remembers answers by id.
+    answers: dict[int, bool] = {}
+    kept = [b for b in page if b.link_density < _NAV_MIN_LINK_DENSITY and _within(b.owner, best, answers)]
     return DensityBody(best, kept, top)
+
+
+def _within(el: HtmlElement, top: HtmlElement, answers: dict[int, bool]) -> bool:
+    """Whether `el` is `top` or inside it. Each answer is remembered for every element on the way
+    up, so the walk from the next block's owner stops at the first element already answered: the
+    tree is climbed once, not once per block, and never walked below `top` (most of the page, when
+    `top` is its body)."""
+    path: list[int] = []
+    answer = False
+    node: HtmlElement | None = el
+    while node is not None:
+        seen = answers.get(id(node))
+        if seen is not None:
+            answer = seen
+            break
+        if node is top:
+            answer = True
+            break
+        path.append(id(node))
+        node = node.getparent()
+    for key in path:
+        answers[key] = answer
+    return answer
 
 
 def density_doubt(body: DensityBody, lines: list[str]) -> str | None:
