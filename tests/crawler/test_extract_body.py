@@ -167,3 +167,16 @@ def test_a_furniture_named_box_is_kept_only_when_it_holds_the_page_s_sentences()
     story = f"<p>{P1}</p><p>{P2}</p><p>{P1}</p><p>{P2}</p>"
     assert kept_texts(story, "热点。") == [P1, P2, P1, P2, P3]
     assert kept_texts(f"<p>{P1}</p>", "热点。") == [P3]  # three sentences in all: nothing is held
+
+
+def test_the_density_body_holds_the_blocks_inside_its_container_only() -> None:
+    # Blocks deep inside the container are in; a line right after it (owned by its parent) and a
+    # prose line in a neighbouring box are out.
+    root = lxml.html.document_fromstring(
+        f"<html><body><div id='wrap'><div class='story'><p>{P1}</p><div><div><p>{P2}</p></div></div>"
+        f"<p>{P3}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p></div>说明文字，写在正文之后的一句。"
+        f"<div class='box'><p>另一个栏目的一段文字，有标点。</p></div></div></body></html>"
+    )
+    found = density_body(blocks(root, furniture=True))
+    assert found.container is not None and found.container.get("class") == "story"
+    assert [b.text for b in found.blocks] == [P1, P2, P3, P1, P2, P3]
