@@ -171,11 +171,11 @@ def test_a_furniture_named_box_is_kept_only_when_it_holds_the_page_s_sentences()
 
 def test_the_density_body_holds_the_blocks_inside_its_container_only() -> None:
     # Blocks deep inside the container are in; a line right after it (owned by its parent) and a
-    # prose line in a neighbouring box are out.
+    # line in a neighbouring box are out.
     root = lxml.html.document_fromstring(
         f"<html><body><div id='wrap'><div class='story'><p>{P1}</p><div><div><p>{P2}</p></div></div>"
-        f"<p>{P3}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p></div>说明文字，写在正文之后的一句。"
-        f"<div class='box'><p>另一个栏目的一段文字，有标点。</p></div></div></body></html>"
+        f"<p>{P3}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p></div>责任编辑 王五"
+        f"<div class='box'><p>图片 新闻</p></div></div></body></html>"
     )
     found = density_body(blocks(root, furniture=True))
     assert found.container is not None and found.container.get("class") == "story"
