@@ -25,7 +25,6 @@ _DATE_KEYS = (
     "firstpublishedtime", "date",
 )
 _AUTHOR_KEYS = ("article:author", "og:article:author", "author", "dc.creator", "byl", "sailthru.author")
-_TIME_TAG = re.compile(r"<time", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _TITLE_KEYS = ("og:title", "twitter:title", "title", "headline", "articletitle", "contenttitle")
 
@@ -43,13 +42,14 @@ class PageMeta:
 
 def read_meta(root: HtmlElement, source: str | None = None) -> PageMeta:
     """The metadata of the parsed page `root`. With `source`, the page's HTML, the elements that
-    the text does not contain are not looked for (most pages have no JSON-LD, <time> or
+    the text does not contain are not looked for (most pages have no JSON-LD or
     itemprop="datePublished")."""
     # One walk of the tree (in C) for every element read here: each lxml walk costs about as much
     # whichever elements it picks, and there would otherwise be one per kind of element.
+    # <time> elements are few and cost the walk nothing; every page has <script>s, read only for
+    # JSON-LD.
     with_ld = source is None or "ld+json" in source
-    with_time = source is None or _TIME_TAG.search(source) is not None
-    wanted = ["meta", "title"] + ["script"] * with_ld + ["time"] * with_time
+    wanted = ["meta", "title", "time"] + ["script"] * with_ld
     tags: dict[str, list[str]] = {}
     title: HtmlElement | None = None
     scripts: list[HtmlElement] = []
