@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
+import os
 import re
+import tempfile
 from typing import NamedTuple
 
 import opencc
+
+from .segment import cache_dir
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Python's \s spelt out (str.isspace(), all in the BMP): a category in a character class is one
@@ -71,10 +76,13 @@ class Folder:
         self._cc = opencc.OpenCC("t2s")
         self.traditional = frozenset(_traditional_chars())
         self.traditional_chars = "".join(map(re.escape, _traditional_chars()))  # for a regex character class
-        self._traditional = re.compile(f"[{self.traditional_chars}]")
+        # Compiled on first use (5 ms of every load): `Normaliser` has its own searches.
+        self._traditional: re.Pattern[str] | None = None
 
     def fold(self, text: str, pos: int = 0) -> str:
         """Simplified text; pos: where to start looking for a Traditional character (none before)."""
+        if self._traditional is None:
+            self._traditional = re.compile(f"[{self.traditional_chars}]")
         if not self._traditional.search(text, pos):
             return text
         return self.convert(text)
@@ -92,11 +100,35 @@ class Folder:
 
 @functools.cache
 def _traditional_chars() -> str:
-    """Every character OpenCC's t2s changes on its own."""
+    """Every character OpenCC's t2s changes on its own.
+
+    Found by converting every CJK character, 20 ms of every process that builds a rule set (a
+    tenth of a warm load), so the list is kept in the cache folder (`segment.cache_dir()`) under
+    OpenCC's version, with a hash of the list on its first line: a torn or altered file is
+    computed again, never used.
+    """
+    folder = cache_dir()
+    path = folder / f"opencc-{opencc.__version__}-t2s-chars.txt" if folder is not None else None
+    if path is not None:
+        try:
+            digest, chars = path.read_text(encoding="utf-8").split("\n", 1)
+            if hashlib.sha256(chars.encode("utf-8")).hexdigest() == digest:
+                return chars
+        except (OSError, ValueError):  # absent, torn, not UTF-8: computed and written again
+            pass
     cc = opencc.OpenCC("t2s")
-    chars = [chr(c) for c in range(0x3400, 0xA000)] + [chr(c) for c in range(0xF900, 0xFB00)]
-    converted = cc.convert("\n".join(chars)).split("\n")
-    return "".join(c for c, d in zip(chars, converted, strict=True) if c != d)
+    every = [chr(c) for c in range(0x3400, 0xA000)] + [chr(c) for c in range(0xF900, 0xFB00)]
+    converted = cc.convert("\n".join(every)).split("\n")
+    chars = "".join(c for c, d in zip(every, converted, strict=True) if c != d)
+    if path is not None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".opencc-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(hashlib.sha256(chars.encode("utf-8")).hexdigest() + "\n" + chars)
+            os.replace(tmp, path)
+        except OSError:  # a full disk or a read-only folder costs speed, never a load
+            pass
+    return chars
 
 
 class Normalised(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,23 @@ def test_folding_equals_the_plain_steps(norm: Normaliser) -> None:
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
         assert norm.normalise(text).text == plain(text), text
+
+
+def test_the_traditional_characters_are_kept_in_the_cache_folder_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list of characters OpenCC's t2s changes (20 ms to compute) is read from the cache folder;
+    a torn or altered file is never used: the list is computed and written again."""
+    from rules.normalise import _traditional_chars
+
+    compute = _traditional_chars.__wrapped__  # the function without its per-process memo
+    monkeypatch.setenv("YUQING_CACHE_DIR", "")
+    uncached = compute()
+    monkeypatch.setenv("YUQING_CACHE_DIR", str(tmp_path))
+    assert compute() == uncached  # computed, written
+    [kept] = tmp_path.glob("opencc-*-t2s-chars.txt")
+    assert compute() == uncached  # read
+    digest, chars = kept.read_text(encoding="utf-8").split("\n", 1)
+    kept.write_text(digest + "\n" + chars[: len(chars) // 2], encoding="utf-8")  # torn
+    assert compute() == uncached
+    assert kept.read_text(encoding="utf-8") == digest + "\n" + chars  # written again
+    kept.write_bytes(b"\xff\xfe not utf-8")
+    assert compute() == uncached
