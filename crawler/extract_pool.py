@@ -2,14 +2,23 @@
 
 Extraction is most of a crawl's CPU (about three quarters of it on the bench's corpus pages), and
 run inline it stalls the downloads of the whole job while each page is read. With
-`crawl.extract_workers` > 0 the news and rss spiders hand the page's bytes to a pool of that many
-processes (which decode them too) (`spawn`ed: forking a process that runs a Twisted reactor is unsafe) and await the
-result, so fetching, matching and storing go on meanwhile and a machine's other cores do the
-reading. 0 reads inline, in the crawl process.
+`crawl.extract_workers` > 0 the news and rss spiders hand the page's bytes to that many worker
+processes (which decode them too) (`spawn`ed: forking a process that runs a Twisted reactor is
+unsafe) and await the result, so fetching, matching and storing go on meanwhile and a machine's
+other cores do the reading. 0 reads inline, in the crawl process.
+
+The workers are fed and read by the crawl's event loop itself, each through a socket pair, with no
+thread in the crawl process. A `ProcessPoolExecutor` moves each page and each answer through two
+threads of its own (a queue feeder and a result reader), and a thread waits up to the interpreter's
+switch interval (5 ms) for the crawl's busy main thread to let it run: the workers sat idle or
+blocked on a full pipe meanwhile. Each worker has at most `IN_FLIGHT` pages at once (the next waits
+in its socket while it reads one); the rest wait here and go to whichever worker answers first.
 
 The first `INLINE_FIRST` articles of a job are read inline all the same: most scheduled crawls find
 a handful of new articles, and a spawned worker costs a second of CPU to start (its imports) against
-some 20 ms an article inline. The pool starts its workers only when the job goes on past those.
+some 20 ms an article inline. The workers start only when the job goes on past those, or as soon as
+the spider has asked for more articles than that (`expect`): a crawl of hundreds of new articles
+would otherwise read its first ones in the crawl process, the downloads stalled meanwhile.
 """
 
 from __future__ import annotations
@@ -18,10 +27,13 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
+import socket
+import struct
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .pages import Article, read_article
@@ -29,6 +41,9 @@ from .pages import Article, read_article
 log = logging.getLogger(__name__)
 
 INLINE_FIRST = 16
+IN_FLIGHT = 2  # pages handed to one worker at once
+_HEADER = struct.Struct("!Q")  # each message: its length, then a pickle
+_PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def default_workers() -> int:
@@ -46,13 +61,66 @@ def default_workers() -> int:
     return 0 if cores < 2 else min(4, cores)
 
 
-def _read(body: bytes, content_type: str | None, forced: str | None, url: str, now: datetime, tz_name: str,
-          selectors: dict[str, str] | None) -> Article:
-    return read_article(body, content_type, url, forced=forced, now=now, tz=ZoneInfo(tz_name), selectors=selectors)
+class WorkerDied(RuntimeError):
+    """An extraction worker ended (killed, out of memory) or its socket broke."""
 
 
-def _warm() -> None:
+# -- in the worker process ------------------------------------------------------------------------
+
+
+def _serve(sock: socket.socket) -> None:
+    """A worker: read each page sent, answer ("ok", Article) or ("error", exception), until the
+    crawl closes its end."""
     import crawler.extract  # noqa: F401  # the first page should not pay for the imports
+
+    zones: dict[str, ZoneInfo] = {}
+    while True:
+        header = _recv_exactly(sock, _HEADER.size)
+        if header is None:
+            return
+        task = _recv_exactly(sock, _HEADER.unpack(header)[0])
+        if task is None:
+            return
+        body, content_type, forced, url, now, tz_name, selectors = pickle.loads(task)
+        tz = zones.get(tz_name) or zones.setdefault(tz_name, ZoneInfo(tz_name))
+        try:
+            article = read_article(body, content_type, url, forced=forced, now=now, tz=tz, selectors=selectors)
+            answer = pickle.dumps(("ok", article), _PICKLE)
+        except Exception as exc:
+            try:
+                answer = pickle.dumps(("error", exc), _PICKLE)
+            except Exception:  # an exception that cannot be pickled: its words still can
+                answer = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")), _PICKLE)
+        sock.sendall(_HEADER.pack(len(answer)) + answer)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytearray | None:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            return None
+        got += n
+    return buf
+
+
+# -- in the crawl process -------------------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the crawl's end of its socket (non-blocking, watched by the loop)."""
+
+    def __init__(self, context: Any):
+        self.sock, theirs = socket.socketpair()
+        self.process = context.Process(target=_serve, args=(theirs,), name="yuqing-extract", daemon=True)
+        self.process.start()
+        theirs.close()
+        self.sock.setblocking(False)
+        self.waiting: deque[asyncio.Future[Article]] = deque()  # answers due, in the order sent
+        self.inbox = bytearray()
+        self.outbox = bytearray()  # what a full socket did not take yet
 
 
 class Extractor:
@@ -61,34 +129,147 @@ class Extractor:
     def __init__(self, tz: ZoneInfo, workers: int | str, *, inline_first: int = INLINE_FIRST):
         self.tz = tz
         self.inline_left = inline_first
-        workers = default_workers() if workers == "auto" else int(workers)
-        self.pool = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
-            if workers > 0
-            else None
-        )
+        self.coming = 0  # articles requested by the spider and not yet read
+        self.size = default_workers() if workers == "auto" else int(workers)
+        self.workers: list[_Worker] = []  # started by the first page sent to them
+        self.queued: deque[tuple[bytes, asyncio.Future[Article]]] = deque()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, body: bytes, content_type: str | None, url: str, *, forced: str | None, now: datetime,
                        selectors: Mapping[str, str] | None) -> Article:
-        """The article of a page's bytes (`crawler.pages.read_article`), read inline or in the pool."""
+        """The article of a page's bytes (`crawler.pages.read_article`), read inline or by a worker."""
         chosen = dict(selectors) if selectors else None
-        if self.pool is None or self.inline_left > 0:
-            # ProcessPoolExecutor starts a worker at a submit, not before: a job that stays here
-            # starts none.
+        self.coming -= 1
+        if self.size <= 0 or self.inline_left > 0:
+            # A job that stays here starts no worker.
             self.inline_left -= 1
             return read_article(body, content_type, url, forced=forced, now=now, tz=self.tz, selectors=chosen)
+        task = pickle.dumps((body, content_type, forced, url, now, str(self.tz), chosen), _PICKLE)
         try:
-            future = self.pool.submit(_read, body, content_type, forced, url, now, str(self.tz), chosen)
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool as exc:
-            # A worker died (out of memory, killed): read inline for the rest of the job rather
-            # than lose every page after it.
-            log.warning("extraction workers failed (%s); reading pages inline from now on", exc)
-            self.close()
-            self.pool = None
+            return await self._submit(task)
+        except WorkerDied:
+            # The workers are gone (see `_broken`): this page and the rest of the job inline.
             return read_article(body, content_type, url, forced=forced, now=now, tz=self.tz, selectors=chosen)
 
+    def expect(self, articles: int) -> None:
+        """The spider asked for this many more article pages: when the articles to come are more
+        than the inline reads left, the workers take them all from now on."""
+        self.coming += articles
+        if self.coming > self.inline_left:
+            self.inline_left = 0
+
+    def _submit(self, task: bytes) -> asyncio.Future[Article]:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        if not self.workers:
+            context = multiprocessing.get_context("spawn")
+            try:
+                for _ in range(self.size):
+                    self.workers.append(_Worker(context))
+                    self.loop.add_reader(self.workers[-1].sock.fileno(), self._readable, self.workers[-1])
+            except OSError as exc:  # no process or socket to be had (limits, memory)
+                self._broken(f"could not start one: {exc}")
+                raise WorkerDied(str(exc)) from exc
+        future: asyncio.Future[Article] = self.loop.create_future()
+        worker = min(self.workers, key=lambda w: len(w.waiting))
+        if len(worker.waiting) < IN_FLIGHT:
+            self._send(worker, task, future)
+        else:
+            self.queued.append((task, future))
+        return future
+
+    def _send(self, worker: _Worker, task: bytes, future: asyncio.Future[Article]) -> None:
+        worker.waiting.append(future)
+        header = _HEADER.pack(len(task))
+        if worker.outbox:
+            worker.outbox += header + task
+            return
+        try:
+            sent = worker.sock.sendmsg([header, task])
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._broken(f"sending to a worker: {exc}")
+            return
+        if sent < len(header) + len(task):
+            worker.outbox = bytearray((header + task)[sent:])
+            assert self.loop is not None
+            self.loop.add_writer(worker.sock.fileno(), self._writable, worker)
+
+    def _writable(self, worker: _Worker) -> None:
+        try:
+            sent = worker.sock.send(worker.outbox)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._broken(f"sending to a worker: {exc}")
+            return
+        del worker.outbox[:sent]
+        if not worker.outbox:
+            assert self.loop is not None
+            self.loop.remove_writer(worker.sock.fileno())
+
+    def _readable(self, worker: _Worker) -> None:
+        try:
+            data = worker.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._broken(f"worker {worker.process.pid} ended (exit code {worker.process.exitcode})")
+            return
+        worker.inbox += data
+        while len(worker.inbox) >= _HEADER.size:
+            end = _HEADER.size + _HEADER.unpack_from(worker.inbox)[0]
+            if len(worker.inbox) < end:
+                break
+            try:
+                with memoryview(worker.inbox) as view:
+                    status, value = pickle.loads(view[_HEADER.size : end])
+            except Exception as exc:  # an exception of the worker that does not unpickle here
+                status, value = "error", RuntimeError(f"unreadable answer from an extraction worker: {exc!r}")
+            del worker.inbox[:end]
+            future = worker.waiting.popleft()
+            if not future.done():  # done: cancelled (the crawl stopped)
+                if status == "ok":
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            if self.queued:
+                self._send(worker, *self.queued.popleft())
+                if not self.workers:  # that send found the workers broken
+                    return
+
+    def _broken(self, why: str) -> None:
+        """A worker died (out of memory, killed) or its socket broke: read inline for the rest of
+        the job rather than lose every page after it. Each page not yet answered raises WorkerDied
+        to its caller, which reads it inline."""
+        log.warning("extraction workers failed (%s); reading pages inline from now on", why)
+        failed = [f for w in self.workers for f in w.waiting] + [f for _task, f in self.queued]
+        for worker in self.workers:
+            worker.waiting.clear()
+        self.queued.clear()
+        self.size = 0
+        for future in failed:
+            if not future.done():
+                future.set_exception(WorkerDied(why))
+        self.close()
+
     def close(self) -> None:
-        if self.pool is not None:
-            # Joined, not left behind: the job's process accounts for (and reaps) its workers.
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers: each sees its socket closed, ends, and is joined (the job's process
+        accounts for, and reaps, them). A page still out (the crawl was stopped) is cancelled."""
+        workers, self.workers = self.workers, []
+        for future in [f for w in workers for f in w.waiting] + [f for _task, f in self.queued]:
+            future.cancel()
+        self.queued.clear()
+        for worker in workers:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.remove_reader(worker.sock.fileno())
+                self.loop.remove_writer(worker.sock.fileno())
+            worker.sock.close()
+        for worker in workers:
+            worker.process.join(timeout=30)
+            if worker.process.is_alive():  # stuck on one page: not worth waiting longer for
+                worker.process.kill()
+                worker.process.join()

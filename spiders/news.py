@@ -41,13 +41,17 @@ class NewsSpider(YuqingSpider):
             return
         sel = self.selector(response)
         fresh = 0
+        wanted: list[tuple[str, str]] = []
         for url, label in self.links(sel, response.url, self.source.selectors.get("links")):
             if not self.is_article(url) or self.known(url):
                 continue
             fresh += 1
             if self.take():
                 self.job.known_urls.add(url)  # never requested twice in one crawl
-                yield self.page_request(url, self.parse_article, link_text=label)
+                wanted.append((url, label))
+        self.extractor.expect(len(wanted))  # before any of them is read: inline, or by the workers
+        for url, label in wanted:
+            yield self.page_request(url, self.parse_article, link_text=label)
         # A page of only known articles means everything older is stored too: stop paging.
         page = response.meta.get("list_page", 1)
         nxt = self.next_page(sel, response.url) if fresh else None

@@ -43,6 +43,7 @@ class RssSpider(YuqingSpider):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("yuqing/errors")
             return
+        found: list[Post | scrapy.Request] = []
         for entry in feed.entries:
             link = urljoin(response.url, entry.link) if entry.link else ""  # relative links are common
             if link.startswith(("http://", "https://")):
@@ -54,15 +55,20 @@ class RssSpider(YuqingSpider):
             self.job.known_urls.add(url)
             if self.follow is not None and self.follow.search(url):
                 if self.take():
-                    yield self.page_request(url, self.parse_article, link_text=entry.title)
+                    found.append(self.page_request(url, self.parse_article, link_text=entry.title))
                 continue
-            yield Post(
-                source_id=self.source.id,
-                url=url,
-                title=entry.title,
-                text=entry.text,
-                fetched_at=now,
-                published_at=entry.published_at,
-                author=entry.author,
-                kind="feed_item",
+            found.append(
+                Post(
+                    source_id=self.source.id,
+                    url=url,
+                    title=entry.title,
+                    text=entry.text,
+                    fetched_at=now,
+                    published_at=entry.published_at,
+                    author=entry.author,
+                    kind="feed_item",
+                )
             )
+        # Counted before any is read: many followed entries go to the extraction workers at once.
+        self.extractor.expect(sum(isinstance(x, scrapy.Request) for x in found))
+        yield from found

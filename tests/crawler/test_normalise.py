@@ -154,3 +154,91 @@ def test_a_job_with_few_articles_starts_no_extraction_worker():
     more, workers = asyncio.run(read(4, inline_first=3))
     assert len(workers) == 1  # the fourth article went to a worker
     assert more[3] == few[0]
+
+
+def test_extraction_workers_are_fed_by_the_event_loop_without_threads():
+    """The crawl process runs no thread for its workers (a thread waits up to 5 ms for the busy
+    crawl to let it run, and the workers starve meanwhile): the pages go out and the articles come
+    back through the loop. More pages than the workers take at once wait and all come back, each
+    the article of its own page."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import IN_FLIGHT, Extractor
+    from crawler.pages import read_article
+
+    bodies = [(PAGES / name).read_bytes() for name in ("article_1002.gbk.html", "article_1001.html")]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    tz = ZoneInfo("Asia/Shanghai")
+    n = 2 * IN_FLIGHT + 3
+
+    async def read() -> tuple[list[object], int]:
+        extractor = Extractor(tz, 2, inline_first=0)
+        try:
+            pages = [extractor(bodies[i % 2], "text/html", f"http://example.org/{i}.html", forced=None, now=now,
+                               selectors=None) for i in range(n)]
+            articles = await asyncio.gather(*pages)
+            return list(articles), threading.active_count()
+        finally:
+            extractor.close()
+
+    articles, threads = asyncio.run(read())
+    assert threads == 1
+    inline = [read_article(b, "text/html", "http://example.org/x.html", forced=None, now=now, tz=tz) for b in bodies]
+    assert articles == [inline[i % 2] for i in range(n)]
+
+
+def test_a_dead_extraction_worker_turns_the_job_to_reading_inline():
+    import asyncio
+    import os
+    import signal
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def read() -> list[object]:
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=0)
+        try:
+            first = await extractor(body, "text/html", "http://example.org/1.html", forced=None, now=now, selectors=None)
+            [worker] = extractor.workers
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join()
+            # Its page fails over to inline reading, and so does every page after it.
+            again = [await extractor(body, "text/html", f"http://example.org/{i}.html", forced=None, now=now,
+                                     selectors=None) for i in (2, 3)]
+            return [first, *again, extractor.workers, extractor.size]
+        finally:
+            extractor.close()
+
+    first, second, third, workers, size = asyncio.run(read())
+    assert first == second == third
+    assert workers == [] and size == 0
+
+
+def test_a_job_that_asks_for_more_articles_than_it_reads_inline_hands_them_all_to_workers():
+    import asyncio
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def read(asked: int) -> int:
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=3)
+        try:
+            extractor.expect(asked)
+            await extractor(body, "text/html", "http://example.org/1.html", forced=None, now=now, selectors=None)
+            return len(extractor.workers)
+        finally:
+            extractor.close()
+
+    assert asyncio.run(read(3)) == 0  # three to come, three inline reads left: no worker
+    assert asyncio.run(read(4)) == 1  # the first of four already goes to a worker
