@@ -8,6 +8,7 @@ lie about it.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,5 +56,8 @@ def read_article(
     the decoding too: the crawl process is single-threaded and every millisecond it spends per
     page caps the crawl's rate, and bytes cross the process boundary cheaper than the decoded text.
     """
-    html, _encoding = decode_html(body, content_type, forced)
-    return extract_article(html, url, now=now, tz=tz, selectors=selectors)
+    html, encoding = decode_html(body, content_type, forced)
+    # Most pages are UTF-8 read without a replacement (no U+FFFD at all, so the text is exactly
+    # the bytes' decoding): lxml parses such bytes about 0.1 ms a page faster than the text.
+    lossless = encoding == "utf-8" and not body.startswith(codecs.BOM_UTF8) and "\ufffd" not in html
+    return _extract_article(html, url, now=now, tz=tz, selectors=selectors or None, utf8=body if lossless else None)
