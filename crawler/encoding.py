@@ -188,7 +188,8 @@ def common_character_share(text: str) -> float:
     # the regex collects them, translate() deletes the common ones, the lengths give the share.
     cjk = "".join(_CJK_RUN.findall(text, 0, _SAMPLE_CHARS))[:_SAMPLE_CJK]
     if len(cjk) < _SAMPLE_CJK and len(text) > _SAMPLE_CHARS:
-        cjk = "".join(_CJK_RUN.findall(text))[:_SAMPLE_CJK]
+        # The rest of the text, after what was read (a run cut at the boundary joins up again).
+        cjk = (cjk + "".join(_CJK_RUN.findall(text, _SAMPLE_CHARS)))[:_SAMPLE_CJK]
     if not cjk:
         return 0.0
     return (len(cjk) - len(cjk.translate(_DELETE_COMMON))) / len(cjk)

@@ -128,3 +128,11 @@ def test_valid_utf8_with_its_own_replacement_characters_is_utf8() -> None:
     text, used = decode_html(body, "text/html; charset=gbk")
     assert used == "utf-8"
     assert text == body.decode("utf-8")
+
+
+def test_the_common_share_reads_past_the_first_sample_as_one_text() -> None:
+    # Fewer CJK characters than the sample in the first 20,000 characters: the rest of the text
+    # is read on from there, a run cut at the boundary included, as if read in one piece.
+    rare = "\u9fa0"  # a CJK character outside both common sets
+    text = "x" * 19_999 + "中" + rare * 3 + "y" * 50 + "国" * 4
+    assert common_character_share(text) == 5 / 8
