@@ -149,6 +149,8 @@ def _lean_run(log_level: str | int) -> Iterator[None]:
     to drop it. What exists
     before the first request (Scrapy, the rule set, jieba's dictionary: some 190,000 objects that
     live as long as the job) was walked by every full collection, about ten in a 2,000-page crawl.
+    It is frozen as it is, without a collection first: that found some 2,000 unreachable objects
+    among 224,000 and cost 0.12 s of CPU, every crawl, to free them a few seconds early.
     Both are undone after, for a caller that goes on (tests run jobs in their own process).
     """
     loggers = [logging.root, logging.getLogger("scrapy")]
@@ -157,7 +159,6 @@ def _lean_run(log_level: str | int) -> Iterator[None]:
         logger.setLevel(log_level)
     frozen_before = gc.get_freeze_count()  # a crawl forked by the job server starts frozen: kept so
     collecting = gc.isenabled()
-    gc.collect()
     gc.freeze()
     gc.enable()  # off while the crawl started (`run_main`)
     try:

@@ -101,14 +101,23 @@ def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_bu
     before = logging.root.level, logging.getLogger("scrapy").level
     logging.root.setLevel(logging.NOTSET)  # as Scrapy leaves them: every debug line builds a record
     logging.getLogger("scrapy").setLevel(logging.DEBUG)
+    full_passes: list[int] = []
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_passes.append(1)
+
     gc.disable()  # as `run_main` leaves it while the crawl starts
+    gc.callbacks.append(collected)
     try:
         with _lean_run("INFO"):
             assert not logger.isEnabledFor(logging.DEBUG) and logger.isEnabledFor(logging.INFO)
             assert gc.get_freeze_count() > 0 and gc.isenabled()
+            assert full_passes == []  # frozen as it is: no pass over the whole startup state
         assert logger.isEnabledFor(logging.DEBUG)
         assert gc.get_freeze_count() == 0 and not gc.isenabled()
     finally:
+        gc.callbacks.remove(collected)
         gc.enable()
         logging.root.setLevel(before[0])
         logging.getLogger("scrapy").setLevel(before[1])
