@@ -72,9 +72,10 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         # Scrapy 2.19 starts, in every crawl, an HTTP server on localhost that runs the Python code
         # it is sent (for its MCP tools); a crawler of public sites has no use for it, and it cost
         # its imports (aiohttp) and a server per job. Off, and not even loaded: the extension's
-        # module imports aiohttp (0.1 s of CPU per crawl) before it finds itself disabled.
+        # module imports aiohttp (0.1 s of CPU per crawl) before it finds itself disabled, and
+        # Scrapy loads every name in EXTENSIONS, a None one too, so it leaves the base list.
         "REMOTE_CONTROL_ENABLED": False,
-        "EXTENSIONS": {"scrapy.extensions.remote_control.RemoteControl": None},
+        "EXTENSIONS_BASE": _extensions_base(),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "LOG_LEVEL": "INFO",
@@ -83,3 +84,9 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "YUQING_ALLOW_NETWORKS": list(settings.allow_networks),
     }
+
+
+def _extensions_base() -> dict[str, int | None]:
+    from scrapy.settings.default_settings import EXTENSIONS_BASE
+
+    return {name: order for name, order in EXTENSIONS_BASE.items() if not name.endswith(".RemoteControl")}
