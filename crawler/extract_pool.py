@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 
 INLINE_FIRST = 16
 IN_FLIGHT = 2  # pages handed to one worker at once
-_HEADER = struct.Struct("!Q")  # each message: its length, then a pickle
+_HEADER = struct.Struct("!Q")  # an answer: its length, then a pickle
+# A page: the lengths of its details' pickle and of its bytes, then both. The bytes go as they are:
+# pickled with the rest, they cost the crawl process a copy (33 of 40 us a corpus page).
+_TASK = struct.Struct("!QQ")
 _PICKLE = pickle.HIGHEST_PROTOCOL
 
 
@@ -75,16 +78,17 @@ def _serve(sock: socket.socket) -> None:
 
     zones: dict[str, ZoneInfo] = {}
     while True:
-        header = _recv_exactly(sock, _HEADER.size)
+        header = _recv_exactly(sock, _TASK.size)
         if header is None:
             return
-        task = _recv_exactly(sock, _HEADER.unpack(header)[0])
-        if task is None:
+        details_size, body_size = _TASK.unpack(header)
+        details, body = _recv_exactly(sock, details_size), _recv_exactly(sock, body_size)
+        if details is None or body is None:
             return
-        body, content_type, forced, url, now, tz_name, selectors = pickle.loads(task)
+        content_type, forced, url, now, tz_name, selectors = pickle.loads(details)
         tz = zones.get(tz_name) or zones.setdefault(tz_name, ZoneInfo(tz_name))
         try:
-            article = read_article(body, content_type, url, forced=forced, now=now, tz=tz, selectors=selectors)
+            article = read_article(bytes(body), content_type, url, forced=forced, now=now, tz=tz, selectors=selectors)
             answer = pickle.dumps(("ok", article), _PICKLE)
         except Exception as exc:
             try:
@@ -132,7 +136,7 @@ class Extractor:
         self.coming = 0  # articles requested by the spider and not yet read
         self.size = default_workers() if workers == "auto" else int(workers)
         self.workers: list[_Worker] = []  # started by the first page sent to them
-        self.queued: deque[tuple[bytes, asyncio.Future[Article]]] = deque()
+        self.queued: deque[tuple[tuple[bytes, bytes, bytes], asyncio.Future[Article]]] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, body: bytes, content_type: str | None, url: str, *, forced: str | None, now: datetime,
@@ -144,7 +148,8 @@ class Extractor:
             # A job that stays here starts no worker.
             self.inline_left -= 1
             return read_article(body, content_type, url, forced=forced, now=now, tz=self.tz, selectors=chosen)
-        task = pickle.dumps((body, content_type, forced, url, now, str(self.tz), chosen), _PICKLE)
+        details = pickle.dumps((content_type, forced, url, now, str(self.tz), chosen), _PICKLE)
+        task = (_TASK.pack(len(details), len(body)), details, body)
         try:
             return await self._submit(task)
         except WorkerDied:
@@ -158,7 +163,7 @@ class Extractor:
         if self.coming > self.inline_left:
             self.inline_left = 0
 
-    def _submit(self, task: bytes) -> asyncio.Future[Article]:
+    def _submit(self, task: tuple[bytes, bytes, bytes]) -> asyncio.Future[Article]:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         if not self.workers:
@@ -178,21 +183,20 @@ class Extractor:
             self.queued.append((task, future))
         return future
 
-    def _send(self, worker: _Worker, task: bytes, future: asyncio.Future[Article]) -> None:
+    def _send(self, worker: _Worker, task: tuple[bytes, bytes, bytes], future: asyncio.Future[Article]) -> None:
         worker.waiting.append(future)
-        header = _HEADER.pack(len(task))
         if worker.outbox:
-            worker.outbox += header + task
+            worker.outbox += b"".join(task)
             return
         try:
-            sent = worker.sock.sendmsg([header, task])
+            sent = worker.sock.sendmsg(task)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
             self._broken(f"sending to a worker: {exc}")
             return
-        if sent < len(header) + len(task):
-            worker.outbox = bytearray((header + task)[sent:])
+        if sent < sum(map(len, task)):
+            worker.outbox = bytearray(b"".join(task)[sent:])
             assert self.loop is not None
             self.loop.add_writer(worker.sock.fileno(), self._writable, worker)
 

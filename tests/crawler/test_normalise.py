@@ -242,3 +242,40 @@ def test_a_job_that_asks_for_more_articles_than_it_reads_inline_hands_them_all_t
 
     assert asyncio.run(read(3)) == 0  # three to come, three inline reads left: no worker
     assert asyncio.run(read(4)) == 1  # the first of four already goes to a worker
+
+
+def test_a_page_goes_to_a_worker_as_its_bytes_not_inside_a_pickle(monkeypatch: pytest.MonkeyPatch):
+    # Pickled with its details, a page's bytes cost the crawl process a copy (33 us a corpus page).
+    import asyncio
+    import pickle
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler import extract_pool
+
+    pickled: list[int] = []
+
+    class Recording:
+        HIGHEST_PROTOCOL = pickle.HIGHEST_PROTOCOL
+        loads = staticmethod(pickle.loads)
+
+        @staticmethod
+        def dumps(value: object, protocol: int | None = None) -> bytes:
+            data = pickle.dumps(value, protocol)
+            pickled.append(len(data))
+            return data
+
+    monkeypatch.setattr(extract_pool, "pickle", Recording)
+    body = (PAGES / "article_1002.gbk.html").read_bytes() + b"<!-- " + b"x" * 100_000 + b" -->"
+
+    async def read() -> str:
+        extractor = extract_pool.Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=0)
+        try:
+            article = await extractor(body, "text/html", "http://example.org/1.html", forced=None,
+                                      now=datetime(2026, 1, 1, tzinfo=UTC), selectors=None)
+            return article.title
+        finally:
+            extractor.close()
+
+    assert asyncio.run(read()) == "关于张某某等同志任前公示的公告"
+    assert pickled and max(pickled) < 1_000  # the details only; the 100 kB went as they were
