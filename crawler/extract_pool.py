@@ -33,10 +33,13 @@ import struct
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .pages import Article, read_article
+from .pages import read_article
+
+if TYPE_CHECKING:
+    from .pages import Article
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,28 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .dates import parse_date as _parse_date
 from .encoding import decode_html as _decode_html
-from .extract import Article
-from .extract import extract_article as _extract_article
+
+if TYPE_CHECKING:
+    from .extract import Article
+
+# `.extract` (and with it trafilatura, its requests and tldextract: some 0.27 s of CPU in a fresh
+# process) is imported at the first article read, not with this module: a crawl process that
+# hands its articles to extraction workers, or finds nothing new, only decodes list pages.
 
 __all__ = ["Article", "decode_html", "extract_article", "parse_date", "read_article"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Article":
+        from .extract import Article
+
+        return Article
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def decode_html(body: bytes, content_type: str | None, forced: str | None = None) -> tuple[str, str]:
@@ -37,6 +51,8 @@ def extract_article(
     html: str, url: str, *, now: datetime, tz: ZoneInfo, selectors: Mapping[str, str] | None = None
 ) -> Article:
     """Title, body, time and author of an article page (per-site selectors first when given)."""
+    from .extract import extract_article as _extract_article
+
     return _extract_article(html, url, now=now, tz=tz, selectors=selectors or None)
 
 
@@ -56,6 +72,8 @@ def read_article(
     the decoding too: the crawl process is single-threaded and every millisecond it spends per
     page caps the crawl's rate, and bytes cross the process boundary cheaper than the decoded text.
     """
+    from .extract import extract_article as _extract_article
+
     html, encoding = decode_html(body, content_type, forced)
     # Most pages are UTF-8 read without a replacement (no U+FFFD at all, so the text is exactly
     # the bytes' decoding): lxml parses such bytes about 0.1 ms a page faster than the text.
