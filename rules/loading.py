@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ from .engine import RuleSet
 from .language import RuleSpec, TopicSpec, parse_files
 from .negativity import Lexicon, NegativityModel, read_lexicon
 from .normalise import Normaliser
-from .segment import cache_dir
+from .segment import cache_dir, write_cache_file
 
 PACK_DIR = Path(__file__).parent / "pack"
 
@@ -176,16 +174,6 @@ def _cached(key: str) -> _Parsed | None:
 
 def _store(key: str, value: _Parsed) -> None:
     path = _cache_file(key)
-    if path is None:
-        return
-    try:
-        # Written beside and renamed into place: a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rules-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        entries = sorted(path.parent.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[_KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError as exc:  # a full disk or a read-only folder costs speed, never a load
-        _log.debug("rules cache not written to %s: %s", path.parent, exc)
+    if path is not None:
+        write_cache_file(path, pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL), keep="rules-*.pickle",
+                         newest=_KEEP)

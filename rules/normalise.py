@@ -16,14 +16,12 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import os
 import re
-import tempfile
 from typing import NamedTuple
 
 import opencc
 
-from .segment import cache_dir
+from .segment import cache_dir, write_cache_file
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Python's \s spelt out (str.isspace(), all in the BMP): a category in a character class is one
@@ -121,13 +119,7 @@ def _traditional_chars() -> str:
     converted = cc.convert("\n".join(every)).split("\n")
     chars = "".join(c for c, d in zip(every, converted, strict=True) if c != d)
     if path is not None:
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".opencc-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(hashlib.sha256(chars.encode("utf-8")).hexdigest() + "\n" + chars)
-            os.replace(tmp, path)
-        except OSError:  # a full disk or a read-only folder costs speed, never a load
-            pass
+        write_cache_file(path, (hashlib.sha256(chars.encode("utf-8")).hexdigest() + "\n" + chars).encode("utf-8"))
     return chars
 
 

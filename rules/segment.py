@@ -67,6 +67,24 @@ def cache_dir() -> Path | None:
     return folder if os.access(folder, os.W_OK) else None
 
 
+def write_cache_file(path: Path, data: bytes, *, keep: str | None = None, newest: int = 8) -> None:
+    """Put `data` in the cache file `path`, written beside it and renamed into place (a reader never
+    sees half a file); with `keep`, a glob of its kind, only the `newest` files of that kind stay (a
+    few settings files may share the folder). A full disk or a read-only folder costs speed, never
+    a load: nothing is raised."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        if keep is not None:
+            entries = sorted(path.parent.glob(keep), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in entries[newest:]:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        _log.debug("cache file %s not written: %s", path, exc)
+
+
 @functools.cache
 def _base_dictionary() -> tuple[dict[str, int], int]:
     """jieba's parsed default dictionary, read once per process.
@@ -173,18 +191,8 @@ def _cached_added(key: str) -> list[tuple[str, int]] | None:
 
 def _store_added(key: str, added: list[tuple[str, int]]) -> None:
     path = _added_file(key)
-    if path is None:
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jieba-added-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(marshal.dumps((key, added)))
-        os.replace(tmp, path)
-        entries = sorted(path.parent.glob("jieba-added-*.marshal"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[8:]:  # the newest few: a few settings files may share the folder
-            old.unlink(missing_ok=True)
-    except OSError:  # a full disk or a read-only folder costs speed, never a load
-        pass
+    if path is not None:
+        write_cache_file(path, marshal.dumps((key, added)), keep="jieba-added-*.marshal")
 
 
 # The characters of jieba's blocks, and a run of them (matched on the reversed text to find where

@@ -135,3 +135,20 @@ def test_the_added_words_are_kept_in_the_cache_folder(tmp_path: Path, monkeypatc
     user.write_text("青禾村 10\n", encoding="utf-8")
     with_user, _ = new_tokenizer(words, user)
     assert with_user.FREQ.get("青禾村") == 10 and len(list(tmp_path.glob("jieba-added-*.marshal"))) == 2
+
+
+def test_a_cache_file_is_written_whole_and_only_the_newest_of_its_kind_stay(tmp_path: Path) -> None:
+    import os
+
+    from rules.segment import write_cache_file
+
+    for n in range(5):
+        path = tmp_path / f"rules-{n}.pickle"
+        write_cache_file(path, b"x" * n, keep="rules-*.pickle", newest=3)
+        os.utime(path, (n, n))  # mtimes in order, whatever the file system's resolution
+    write_cache_file(tmp_path / "rules-5.pickle", b"five", keep="rules-*.pickle", newest=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules-3.pickle", "rules-4.pickle", "rules-5.pickle"]
+    assert (tmp_path / "rules-5.pickle").read_bytes() == b"five"
+    # A folder that cannot be written costs the cache, never the caller: nothing is raised.
+    write_cache_file(tmp_path / "gone" / "rules-6.pickle", b"six", keep="rules-*.pickle")
+    assert not (tmp_path / "gone").exists()
