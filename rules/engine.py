@@ -7,8 +7,8 @@ found, a second holding the rules' other words and exclusion contexts), confirms
 word boundaries with the private jieba tokenizer on the candidate's block only (`rules.segment`),
 and evaluates only the rules indexed under the words that were found. So the cost of a post does
 not grow with the number of rules or words, only with what the post contains. Negativity
-(`rules.negativity`) is scored for every post; a topic's severity combines its best rule's score
-with it.
+(`rules.negativity`) is scored at once for a post with a topic, whose severity combines its best
+rule's score with it, and for any other post when it is first read (`Analysis`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import bisect
 import operator
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,9 +62,21 @@ class TopicMatch:
     hits: tuple[Hit, ...]
 
 
+# A post's negativity as the engine passes it around: (0..1 score, negative, reasons).
+Verdict = tuple[float, bool, tuple[str, ...]]
+_new = object.__new__
+
+
 @dataclass(frozen=True)
 class Analysis:
-    """The verdict on one post."""
+    """The verdict on one post.
+
+    The negativity of a post no topic rule fired on is computed when `negative`, `negativity` or
+    `reasons` is first read (`pending`): a crawl reads it only for the posts with a topic (the store
+    keeps it on their match rows; alerts, events and reports read matches), and scoring it for
+    every other post was a seventh of the engine's time per post. `yuqing rules test` reads it,
+    and gets it then. A post with a topic has it at once: its severity needs it.
+    """
 
     topics: tuple[TopicMatch, ...]
     negative: bool
@@ -74,6 +86,50 @@ class Analysis:
     @property
     def topic_ids(self) -> list[str]:
         return [t.topic for t in self.topics]
+
+    @classmethod
+    def pending(cls, verdict: Callable[..., Verdict], *args: Any) -> Analysis:
+        """An Analysis with no topic whose negativity is `verdict(*args)`, computed on first read.
+
+        Every way of reading an Analysis reads its fields and so gets the value the eager engine
+        gives: equality, hashing, repr, `dataclasses.asdict` / `replace`, pickling (`__reduce__`).
+        `verdict` is a pure function of the post: two threads reading at once both compute the
+        same value and store the same (the pending call stays, for a thread still on its way).
+        """
+        analysis = _new(cls)
+        fields = analysis.__dict__  # (written directly: a frozen dataclass refuses attribute writes)
+        fields["topics"] = ()
+        fields["_pending"] = verdict, args
+        return analysis
+
+    def __reduce__(self) -> tuple[type[Analysis], tuple[Any, ...]]:
+        # The fields, not the pending call (which holds the rule set's negativity model).
+        return Analysis, (self.topics, self.negative, self.negativity, self.reasons)
+
+
+class _PendingField:
+    """A negativity field of `Analysis` as its class holds it: read only for an Analysis that does
+    not hold the field itself, i.e. a pending one, whose verdict it computes and stores. (A non-data
+    descriptor: an eager Analysis's own value is read at plain attribute speed, and a pending one's
+    first read costs 0.4-0.55 us beyond the verdict, against 1.0-1.6 us through a `__getattr__`.)"""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, analysis: Analysis | None, owner: type | None = None) -> Any:
+        if analysis is None:
+            return self
+        fields = analysis.__dict__
+        pending = fields.get("_pending")
+        if pending is None:
+            raise AttributeError(f"'Analysis' object has no attribute '{self.name}'")
+        fields["negativity"], fields["negative"], fields["reasons"] = pending[0](*pending[1])
+        return fields[self.name]
+
+
+# Set on the class after `dataclass` has read it: its fields keep no default.
+for _name in ("negative", "negativity", "reasons"):
+    setattr(Analysis, _name, _PendingField(_name))
 
 
 @dataclass(frozen=True)
@@ -458,8 +514,16 @@ class RuleSet:
         self._tokenizer_lock = threading.Lock()
         neutral = self.negativity_model.evaluate([])
         self._neutral = Analysis((), neutral.negative, neutral.score, neutral.reasons)  # frozen: safe to share
-        self._negativity_only: dict[tuple[float, bool, tuple[str, ...]], Analysis] = {}
-        self._one_hit_analyses: dict[Any, tuple[Analysis, Analysis]] = {}  # cue -> (counted, negated)
+        self._neutral_verdict: Verdict = (neutral.score, neutral.negative, neutral.reasons)
+        # A body whose every match is one cue that no negator can cancel (its hits may repeat: ！！ in
+        # ！！！！ is three) has a verdict known in advance, unless a learned model corrects it: one
+        # shared Analysis per such cue, by pattern index (a sixth of the bench sample's posts).
+        self._settled: dict[int, Analysis] = {}
+        if self._stream_negativity.learned is None:
+            for idx, cue in enumerate(self.pattern_cue):
+                if cue is not None and not cue.checks_negation:
+                    score, negative, reasons = self._stream_negativity.one_hit_verdicts(cue)[0]
+                    self._settled[idx] = Analysis((), negative, score, reasons)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -484,7 +548,8 @@ class RuleSet:
         return self._words_tokenizer()[1]
 
     def analyse(self, title: str, text: str, *, segment_all: bool = False) -> Analysis:
-        """Topics (best rule each), severity and negativity of one post."""
+        """Topics (best rule each), severity and negativity of one post (computed when first read
+        for a post with no topic: see `Analysis`)."""
         if segment_all:
             return self.explain(title, text, segment_all=True)[0]
         if title or self.find_matches is None:
@@ -497,53 +562,35 @@ class RuleSet:
         matches = self.find_matches(n, True)  # overlapping
         if not matches:
             return self._neutral
-        if len(matches) == 1:  # a third of the posts with a match: one cue, no rule word
-            idx, start, end = matches[0]
-            if idx >= self.trigger_count:
-                return self._one_hit(n, start, end, self.pattern_cue[idx])
-        elif min(matches)[0] >= self.trigger_count:  # see `_scanned`
-            return self._cues_only(n, matches)
-        cues = self.pattern_cue
-        hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
+        if min(matches)[0] >= self.trigger_count:  # cues only, no rule word (see `_scanned`)
+            idx = matches[0][0]
+            settled = self._settled.get(idx)
+            if settled is not None and (len(matches) == 1 or (matches[-1][0] == idx and all(m[0] == idx for m in matches))):
+                return settled
+            return Analysis.pending(self._body_verdict, n, matches)
         every = _with_rest(self, n, matches)
         runnable = self._runnable(_NO_WORDS, _words_of(self, every))
         if runnable:
+            cues = self.pattern_cue
+            hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
             scans = (_EMPTY_SCAN, (n, every, hits, True, folded))
             found = {"title": _NOTHING, "text": _candidates_of(self, every)}
             return self._explain(title, text, scans, found, runnable, segment_all=False)[0]
+        return Analysis.pending(self._body_verdict, n, matches)
+
+    def _body_verdict(self, n: str, matches: list[tuple[int, int, int]]) -> Verdict:
+        """The negativity of a body without a title that no rule can fire on, from the automaton's
+        matches in its normalised text `n`."""
+        cues = self.pattern_cue
+        hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
         if not hits:
-            return self._neutral
-        model = self._stream_negativity
+            return self._neutral_verdict
         first = hits[0]
         if first[2] is hits[-1][2] and all(h[2] is first[2] for h in hits):
-            return self._one_hit(n, first[0], first[1], first[2])
-        return self._shared(model.evaluate_parts([(n, hits)]))
-
-    def _cues_only(self, n: str, matches: list[tuple[int, int, int]]) -> Analysis:
-        """The Analysis of a body with several matches and no word some rule is indexed under: only
-        its negativity is left, and every match is a cue (the pass every post pays holds the
-        trigger words and the cues, and no trigger was found)."""
-        cues = self.pattern_cue
-        idx, start, end = matches[0]
-        if matches[-1][0] == idx and all(m[0] == idx for m in matches):
-            # One cue found again and again (！！ in ！！！！ is three hits): only its first hit counts,
-            # so its verdict is the one-hit verdict (a fifth of the posts with several cue hits).
-            return self._one_hit(n, start, end, cues[idx])
-        return self._shared(self._stream_negativity.evaluate_parts([(n, [(start, end, cues[idx]) for idx, start, end in matches])]))
-
-    def _one_hit(self, text: str, start: int, end: int, cue: Any) -> Analysis:
-        """The Analysis of a post whose one counted cue hit is (start, end, cue) in `text`, no rule
-        having fired: `evaluate_one`, whose two verdicts per cue (counted, negated) are kept here as
-        two shared Analyses, built on first use, so that such a post costs a negation test and no
-        verdict tuple nor `_shared` look-up."""
-        model = self._stream_negativity
-        if model.learned is not None:  # a score of its own for nearly every post
-            return self._shared(model.evaluate_one(text, (start, end, cue)))
-        pair = self._one_hit_analyses.get(cue)
-        if pair is None:
-            counted, negated = model.one_hit_verdicts(cue)
-            pair = self._one_hit_analyses[cue] = (Analysis((), counted[1], counted[0], counted[2]), Analysis((), negated[1], negated[0], negated[2]))
-        return pair[1] if cue.checks_negation and model.negated(text, start) else pair[0]
+            # One cue, found once or again and again (！！ in ！！！！ is three hits): only its first
+            # hit counts, so its verdict is the one-hit verdict (over half the bodies with a cue).
+            return self._stream_negativity.evaluate_one(n, first)
+        return self._stream_negativity.evaluate_parts([(n, hits)])
 
     def _analysed(self, title: str, text: str, title_scan: _Scan, text_scan: _Scan) -> Analysis:
         """`analyse` of a post with a title, from the scans of its fields."""
@@ -554,28 +601,20 @@ class RuleSet:
                 found = {"title": _candidates_of(self, in_title), "text": _candidates_of(self, in_text)}
                 return self._explain(title, text, (title_scan, text_scan), found, runnable, segment_all=False)[0]
         # The common case, kept short: no rule has all the words it needs, only negativity is left.
-        title_cues, text_cues = title_scan[2], text_scan[2]
-        if not title_cues and not text_cues:
+        if not title_scan[2] and not text_scan[2]:
             return self._neutral
-        model = self._stream_negativity
-        if len(text_cues) == 1 and not title_cues:
-            return self._one_hit(text_scan[0], *text_cues[0])
-        if len(title_cues) == 1 and not text_cues:
-            return self._one_hit(title_scan[0], *title_cues[0])
-        return self._shared(model.evaluate_parts([(title_scan[0], title_cues), (text_scan[0], text_cues)]))
+        return Analysis.pending(self._fields_verdict, title_scan, text_scan)
 
-    def _shared(self, verdict: tuple[float, bool, tuple[str, ...]]) -> Analysis:
-        """The Analysis of a post no rule fired on. The same few verdicts come up again and again
-        (one "！！", one "居然"): an Analysis is frozen, so one object per verdict is shared instead
-        of building one per post."""
-        if self._stream_negativity.learned is not None:  # a score of its own for nearly every post
-            return Analysis((), verdict[1], verdict[0], verdict[2])
-        analysis = self._negativity_only.get(verdict)
-        if analysis is None:
-            if len(self._negativity_only) >= 4096:
-                self._negativity_only.clear()
-            analysis = self._negativity_only[verdict] = Analysis((), verdict[1], verdict[0], verdict[2])
-        return analysis
+    def _fields_verdict(self, title_scan: _Scan, text_scan: _Scan) -> Verdict:
+        """The negativity of a post with a title that no rule can fire on, from its fields' scans.
+        (Not `evaluate_one` for a single hit: a learned model correcting every post reads both
+        fields' characters, where `evaluate_one` reads the hit's field only.)"""
+        return self._stream_negativity.evaluate_parts([(title_scan[0], title_scan[2]), (text_scan[0], text_scan[2])])
+
+    def _parts_verdict(self, parts: list[tuple[str, list[tuple[int, int, Any]]]]) -> Verdict:
+        """The negativity of a post no rule fired on, from its fields' cue hits (the general path)."""
+        neg = self._stream_negativity.evaluate(parts)
+        return neg.score, neg.negative, neg.reasons
 
     def explain(
         self, title: str, text: str, *, segment_all: bool = False, scans: tuple[_Scan, _Scan] | None = None
@@ -608,10 +647,10 @@ class RuleSet:
             firing = self._evaluate(self.rules[i], post)
             if firing is not None:
                 firings.append(firing)
-        # A post a rule fired on gets the learned model's correction when there is one.
-        neg = (self.negativity_model if firings else self._stream_negativity).evaluate(post.cue_hits)
         if not firings:
-            return Analysis((), neg.negative, neg.score, neg.reasons), []
+            return Analysis.pending(self._parts_verdict, post.cue_hits), []
+        # A post a rule fired on gets the learned model's correction when there is one.
+        neg = self.negativity_model.evaluate(post.cue_hits)
         best: dict[str, RuleFiring] = {}
         for f in firings:
             cur = best.get(f.rule.topic)

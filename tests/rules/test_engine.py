@@ -44,17 +44,9 @@ def test_analyse_equals_the_general_path_and_the_reference_on_random_posts(shipp
     assert matched >= 5  # the posts reach the rules too, not only negativity
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "面试就是个黑箱。",  # one cue hit, counted
-        "面试过程没有黑箱。",  # one cue hit, negated
-        "今天下雨了！！！！",  # one cue found again and again
-    ],
-)
-def test_a_post_with_one_counted_cue_takes_the_shared_one_hit_analysis(shipped: RuleSet, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Such a post gets one of two Analyses kept per cue (counted, negated): no verdict is computed
-    for it, neither by the one-hit evaluation nor by the general loop."""
+@pytest.mark.parametrize("text", ["今天下雨了！", "今天下雨了！！！！"])  # one cue no negator cancels, once or again and again
+def test_a_body_whose_only_cue_cannot_be_negated_takes_its_shared_analysis(shipped: RuleSet, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Such a post's verdict is known in advance: one Analysis kept per cue, nothing computed."""
     general = shipped.explain("", text)[0]
     assert shipped.analyse(text, "") == general  # a title alone: the same verdict
     first = shipped.analyse("", text)
