@@ -1,6 +1,7 @@
 """Negativity: does a post complain, accuse, air a grievance or expose wrongdoing, and why.
 
-Scored for every post by `RuleSet.analyse`, on the normalised title and body. A domain lexicon
+Scored by `RuleSet.analyse` on the normalised title and body: at once for a post with a topic, for
+any other post when its negativity is first read (`rules.engine.Analysis`). A domain lexicon
 (`rules/negativity.yaml`: accusations of misconduct, grievances, rhetorical questions, exposure and
 discipline wording, with negative weights for rebuttals of rumours, routine notices and positive
 publicity) is searched with one Aho-Corasick pass; a cue preceded in its clause by a negator (未发现
@@ -347,8 +348,8 @@ class NegativityModel:
         return self._one[cue]
 
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
-        """`evaluate` as a plain (score, negative, reasons) tuple: the engine's path for posts no
-        rule can fire on, which builds its `Analysis` straight from it."""
+        """`evaluate` as a plain (score, negative, reasons) tuple: the verdict the engine computes
+        for a post no rule can fire on when its negativity is read."""
         counted: dict[str, float] = {}
         reasons: list[str] = []
         together_bits = self._together_bits
