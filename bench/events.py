@@ -254,7 +254,7 @@ def clustering(rng: random.Random) -> tuple[float, float]:
         with db.session() as s:
             event_of = {pid: eid for pid, eid in s.query(PostRow.id, PostRow.event_id)}
         db.dispose()
-    by_event: dict[int, list[int]] = {}
+    by_event: dict[int | None, list[int]] = {}
     for pid, eid in event_of.items():
         by_event.setdefault(eid, []).append(ids[pid])
     together = sum(len(v) * (len(v) - 1) // 2 for v in by_event.values())
