@@ -122,23 +122,24 @@ def extract_article(
     return Article(title=title.strip(), text="\n".join(text_lines), published_at=published_at, author=author)
 
 
+def _html_parser(**options: str) -> lxml.html.HTMLParser:
+    parser = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True,
+                                  **options)
+    # Every element a plain HtmlElement, chosen in C: lxml.html's default lookup is a Python method
+    # run for each element proxy (about a tenth of extraction time), there to give <form>/<input>/
+    # <label> their form-handling classes, which nothing here uses.
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    ))
+    return parser
+
+
 # The one parse of the page: our readers and trafilatura share this tree (trafilatura copies it before
 # it prunes), so the parser drops what trafilatura's own would (comments, processing instructions).
-_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True)
-# Every element a plain HtmlElement, chosen in C: lxml.html's default lookup is a Python method run
-# for each element proxy (about a tenth of extraction time), there to give <form>/<input>/<label>
-# their form-handling classes, which nothing here uses.
-_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
-    element=HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
-    entity=lxml.html.HtmlEntity,
-))
+_PARSER = _html_parser()
 # The same parser for a page's UTF-8 bytes: told their encoding, it reads no declaration.
-_UTF8_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True,
-                                    encoding="utf-8")
-_UTF8_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
-    element=HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
-    entity=lxml.html.HtmlEntity,
-))
+_UTF8_PARSER = _html_parser(encoding="utf-8")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _XML_DECLARATION_BYTES = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _WHITESPACE = re.compile(r"\s+")
