@@ -76,7 +76,9 @@ class Analysis:
     keeps it on their match rows, crawler/pipelines.py; alerts, events and reports read matches),
     and scoring it for every other post was a sixth of the engine's time per post as the crawl
     reads it (bench sample: 10.5 -> 8.9 us). `yuqing rules test` reads it, and gets it then. A post
-    with a topic has it at once: its severity needs it.
+    with a topic has it at once: its severity needs it. So does a body whose only cue is found once
+    (or again and again): its verdict is one of two known in advance, told apart by one negation
+    test, which costs about what leaving it pending does (`RuleSet._settled_by_negation`).
     """
 
     topics: tuple[TopicMatch, ...]
@@ -487,6 +489,8 @@ class RuleSet:
         # negativity cue (or None).
         self.pattern_word: list[str | None] = [p if p in self.rule_patterns else None for p in self.patterns] + list(self.rest_words)
         self.pattern_cue: list[Any] = [self.negativity_model.cues.get(p) for p in self.patterns] + [None] * len(self.rest_words)
+        # The stream model's reading of each cue, by pattern index (`_body_verdict`).
+        self._cue_table = self._stream_negativity.cue_table(self.pattern_cue)
         # A contiguous NFA rather than a DFA. Alone, over the posts and nothing else, the DFA scans
         # a fifth faster; but its table (a row of every byte class for every state: ~10 MB at 3,000
         # patterns, against under 1 MB for the NFA) is read at random, one row per byte, and in the
@@ -520,11 +524,19 @@ class RuleSet:
         # ！！！！ is three) has a verdict known in advance, unless a learned model corrects it: one
         # shared Analysis per such cue, by pattern index (a sixth of the bench sample's posts).
         self._settled: dict[int, Analysis] = {}
+        # One that a negator may cancel has one of two, told apart by one negation test at once,
+        # in about the time leaving it pending takes (a tenth of the posts).
+        self._settled_by_negation: dict[int, tuple[Analysis, Analysis]] = {}
         if self._stream_negativity.learned is None:
             for idx, cue in enumerate(self.pattern_cue):
-                if cue is not None and not cue.checks_negation:
-                    score, negative, reasons = self._stream_negativity.one_hit_verdicts(cue)[0]
-                    self._settled[idx] = Analysis((), negative, score, reasons)
+                if cue is not None:
+                    counted, negated = (Analysis((), negative, score, reasons)
+                                        for score, negative, reasons in self._stream_negativity.one_hit_verdicts(cue))
+                    if cue.checks_negation:
+                        self._settled_by_negation[idx] = counted, negated
+                    else:
+                        self._settled[idx] = counted
+        self._negated = self._stream_negativity.negated
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -565,9 +577,13 @@ class RuleSet:
             return self._neutral
         if min(matches)[0] >= self.trigger_count:  # cues only, no rule word (see `_scanned`)
             idx = matches[0][0]
-            settled = self._settled.get(idx)
-            if settled is not None and (len(matches) == 1 or (matches[-1][0] == idx and all(m[0] == idx for m in matches))):
-                return settled
+            if len(matches) == 1 or (matches[-1][0] == idx and all(m[0] == idx for m in matches)):
+                settled = self._settled.get(idx)
+                if settled is not None:
+                    return settled
+                pair = self._settled_by_negation.get(idx)
+                if pair is not None:
+                    return pair[self._negated(n, matches[0][1])]
             return Analysis.pending(self._body_verdict, n, matches)
         every = _with_rest(self, n, matches)
         runnable = self._runnable(_NO_WORDS, _words_of(self, every))
@@ -582,16 +598,7 @@ class RuleSet:
     def _body_verdict(self, n: str, matches: list[tuple[int, int, int]]) -> Verdict:
         """The negativity of a body without a title that no rule can fire on, from the automaton's
         matches in its normalised text `n`."""
-        cues = self.pattern_cue
-        hits = [(start, end, cue) for idx, start, end in matches if (cue := cues[idx]) is not None]
-        if not hits:
-            return self._neutral_verdict
-        first = hits[0]
-        if first[2] is hits[-1][2] and all(h[2] is first[2] for h in hits):
-            # One cue, found once or again and again (！！ in ！！！！ is three hits): only its first
-            # hit counts, so its verdict is the one-hit verdict (over half the bodies with a cue).
-            return self._stream_negativity.evaluate_one(n, first)
-        return self._stream_negativity.evaluate_parts([(n, hits)])
+        return self._stream_negativity.evaluate_matches(n, matches, self._cue_table)
 
     def _analysed(self, title: str, text: str, title_scan: _Scan, text_scan: _Scan) -> Analysis:
         """`analyse` of a post with a title, from the scans of its fields."""

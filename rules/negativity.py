@@ -68,6 +68,10 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _find_sentence_end = _SENTENCE_END.search
 _CUE_OF = operator.itemgetter(2)
 _CUE_KEYS = ("weight", "negatable", "words")
+# A cue as `NegativityModel.evaluate_matches` reads it (`cue_table`): what it adds to the raw sum,
+# whether a negator may cancel it, its reason line (None for a word only a `together` cue needs),
+# its reason line when negated, its `together` bits (and the holder bit), and the cue.
+_Entry = tuple[float, bool, "str | None", str, int, "_Cue"]
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,11 @@ class NegativityModel:
             )
             for cue in self.cues.values()
         }
+        # A cue that holds a shorter one (予以公示 holds 公示) sets this bit, above every `together`
+        # lane, in its `cue_table` entry: a post with one takes the general path (`evaluate_matches`).
+        self._holds_bit = 1 << lane * len(self.together)
+        self._holders: frozenset[_Cue] = frozenset().union(*self._outer.values())
+        self._neutral_verdict = self._neutral.score, self._neutral.negative, self._neutral.reasons
 
     @property
     def corrects_every_post(self) -> bool:
@@ -347,9 +356,68 @@ class NegativityModel:
         """The lexicon's two verdicts on a post whose only cue hit is of `cue`: counted, negated."""
         return self._one[cue]
 
+    def cue_table(self, cue_at: list[_Cue | None]) -> list[_Entry | None]:
+        """What `evaluate_matches` reads of each cue, by the pattern index of an automaton whose
+        pattern i is the cue `cue_at[i]` (None: not a cue): built once by the engine."""
+        bits = self._together_bits
+        return [
+            None if cue is None else (
+                0.0 if cue.category == _TOGETHER else cue.weight,
+                cue.checks_negation,
+                None if cue.category == _TOGETHER else cue.reason,
+                cue.negated_reason,
+                bits.get(cue.word, 0) | (self._holds_bit if cue in self._holders else 0),
+                cue,
+            )
+            for cue in cue_at
+        ]
+
+    def evaluate_matches(self, text: str, matches: list[tuple[int, int, int]], table: list[_Entry | None]) -> tuple[float, bool, tuple[str, ...]]:
+        """`evaluate_parts` of a post whose one field is `text`, from an automaton's (pattern index,
+        start, end) matches in it, `table` (`cue_table`) naming each index's cue: the verdict the
+        engine computes for a body no rule can fire on when its negativity is read. One pass over
+        the matches, without building the hits: each cue counts at its first hit, in the general
+        loop's order (so the reasons and the raw sum are the same, to the last bit). A post with a
+        cue that holds a shorter one, or with a word of every list of a `together` cue (a tenth of
+        the posts with two cues or more), takes the general loop, which sorts those out."""
+        if len(matches) == 1:  # the commonest: one cue hit (or a rule word, and no cue)
+            idx, start, end = matches[0]
+            entry = table[idx]
+            return self._neutral_verdict if entry is None else self.evaluate_one(text, (start, end, entry[5]))
+        counted: dict[int, float] = {}  # by pattern index: the same cue's hits all have its index
+        reasons: list[str] = []
+        lists = 0  # the `together` lists the post has a word of, and `_holds_bit` (`cue_table`)
+        for idx, start, _end in matches:
+            if idx in counted:
+                continue
+            entry = table[idx]
+            if entry is None:
+                continue
+            weight, checks, reason, negated_reason, bits, _cue = entry
+            lists |= bits
+            if checks and self.negated(text, start):
+                reasons.append(negated_reason)
+                counted[idx] = 0.0
+                continue
+            counted[idx] = weight
+            if reason is not None:
+                reasons.append(reason)
+        if not counted:
+            return self._neutral_verdict
+        if lists & self._holds_bit or (lists + self._together_carry) & self._together_top:
+            return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
+        raw = sum(counted.values())
+        if self.learned is None:
+            return self._squash(raw), raw >= self.threshold, tuple(reasons)
+        return self._corrected(raw, tuple(reasons), [text])
+
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate` as a plain (score, negative, reasons) tuple: the verdict the engine computes
         for a post no rule can fire on when its negativity is read."""
+        return self._evaluate_parts(parts)
+
+    def _evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
+        """`evaluate_parts`, hit by hit."""
         counted: dict[str, float] = {}
         reasons: list[str] = []
         together_bits = self._together_bits

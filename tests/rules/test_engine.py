@@ -55,10 +55,29 @@ def test_a_body_whose_only_cue_cannot_be_negated_takes_its_shared_analysis(shipp
     def not_called(*args: object) -> None:
         raise AssertionError("a verdict was computed")
 
-    monkeypatch.setattr(model, "evaluate_one", not_called)
-    monkeypatch.setattr(model, "evaluate_parts", not_called)
+    for name in ("evaluate_matches", "evaluate_one", "evaluate_parts"):
+        monkeypatch.setattr(model, name, not_called)
     again = shipped.analyse("", text)
     assert again is first and again == general
+
+
+@pytest.mark.parametrize("text", ["这就是个黑箱", "过程没有黑箱", "这就是个黑箱，黑箱！"])  # counted, negated, found again
+def test_a_body_whose_only_cue_a_negator_may_cancel_is_settled_by_one_negation_test(
+    shipped: RuleSet, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a post has one of two verdicts known in advance (`one_hit_verdicts`): one negation test
+    at once picks its shared Analysis, and nothing is left pending."""
+    general = shipped.explain("", text)[0]
+    first = shipped.analyse("", text)
+    assert "_pending" not in vars(first) and first == general
+    model = shipped._stream_negativity
+
+    def not_called(*args: object) -> None:
+        raise AssertionError("a verdict was computed")
+
+    for name in ("evaluate_matches", "evaluate_one", "evaluate_parts"):
+        monkeypatch.setattr(model, name, not_called)
+    assert shipped.analyse("", text) is first
 
 
 def test_the_scan_folds_as_the_normaliser_does(shipped: RuleSet) -> None:

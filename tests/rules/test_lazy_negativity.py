@@ -74,7 +74,7 @@ def test_nothing_is_computed_until_a_field_is_read(shipped: RuleSet, monkeypatch
 
         return call
 
-    for name in ("evaluate_one", "evaluate_parts", "evaluate"):
+    for name in ("evaluate_matches", "evaluate_parts", "evaluate"):
         monkeypatch.setattr(model, name, counted(name))
     posts = [("", "面试过程没有黑箱。"), ("", "居然这样，凭什么？"), ("标题", "凭什么？"), ("", "面试就是个黑箱。")]
     expected = [_eager(shipped, title, text, topical=False) for title, text in posts]

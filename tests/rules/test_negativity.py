@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -355,6 +357,42 @@ def test_one_cue_found_again_and_again_has_the_one_hit_verdict(shipped: RuleSet,
 
     monkeypatch.setattr(model, "evaluate_parts", no_general_loop)
     assert shipped.analyse("", text).reasons == general[2]
+
+
+def test_one_pass_over_a_bodys_matches_gives_the_general_loops_verdict(shipped: RuleSet) -> None:
+    """`evaluate_matches` (a body no rule can fire on, when its negativity is read) counts each cue
+    at its first match and hands a post with a cue inside a longer one, or with a `together` cue,
+    to the general loop: the same verdicts to the last bit, with and without the learned model."""
+    from rules.engine import _scan
+
+    from .test_engine import _random_posts
+
+    with_model = NegativityModel.from_file(LEXICON, Normaliser(), learned=MODEL)
+    every = copy.copy(with_model)
+    every.learned_for = "all_posts"
+    texts = [text for _, text in _random_posts(shipped, 1500, seed=31)]
+    texts += ["据说是内定的，根本不公平", "局长的小舅子被提拔，全是猫腻", "过程没有黑箱，也没有猫腻", "这就是个黑箱，全是猫腻"]
+    for model in (with_model.lexicon_only(), every):
+        rs = RuleSet(shipped.topic_specs, shipped.rules, normaliser=shipped.normaliser, negativity=model)
+        general_calls = 0
+        original = model._evaluate_parts
+
+        def general(
+            parts: list[tuple[str, list[tuple[int, int, Any]]]], original: Any = original
+        ) -> tuple[float, bool, tuple[str, ...]]:
+            nonlocal general_calls
+            general_calls += 1
+            return original(parts)  # type: ignore[no-any-return]
+
+        for text in texts:
+            n, matches, hits, _, _ = _scan(rs, text)
+            expected = original([(n, hits)]) if hits else rs._neutral_verdict  # no cue: neutral, uncorrected
+            model._evaluate_parts = general  # type: ignore[method-assign]
+            try:
+                assert model.evaluate_matches(n, matches, rs._cue_table) == expected, text
+            finally:
+                del model._evaluate_parts
+        assert 10 <= general_calls <= len(texts) // 5  # both ways are taken, the one pass most often
 
 
 def test_together_cue_is_tested_only_when_every_list_has_a_word(together: NegativityModel, monkeypatch: pytest.MonkeyPatch) -> None:
