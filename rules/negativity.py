@@ -386,7 +386,8 @@ class NegativityModel:
             return self._neutral_verdict if entry is None else self.evaluate_one(text, (start, end, entry[5]))
         counted: dict[int, float] = {}  # by pattern index: the same cue's hits all have its index
         reasons: list[str] = []
-        lists = 0  # the `together` lists the post has a word of, and `_holds_bit` (`cue_table`)
+        lists = 0  # the `together` lists the post has a word of (`cue_table`)
+        holds = self._holds_bit
         for idx, start, _end in matches:
             if idx in counted:
                 continue
@@ -394,7 +395,10 @@ class NegativityModel:
             if entry is None:
                 continue
             weight, checks, reason, negated_reason, bits, _cue = entry
-            lists |= bits
+            if bits:
+                if bits & holds:  # (no use testing the other cues' negation: the general loop will)
+                    return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
+                lists |= bits
             if checks and self.negated(text, start):
                 reasons.append(negated_reason)
                 counted[idx] = 0.0
@@ -404,7 +408,7 @@ class NegativityModel:
                 reasons.append(reason)
         if not counted:
             return self._neutral_verdict
-        if lists & self._holds_bit or (lists + self._together_carry) & self._together_top:
+        if (lists + self._together_carry) & self._together_top:
             return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
         raw = sum(counted.values())
         if self.learned is None:
