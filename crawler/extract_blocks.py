@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import opencc
 from lxml import etree
@@ -35,13 +34,25 @@ _NOISE_WORDS = re.compile(
     r"modal|popup|cookie)(?:$|[\s_\d-])",
     re.IGNORECASE,
 )
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000\u2002\u2003\u200b\ufeff]+")
+_SPACES = re.compile(r"[ \n\t\r\f\v\u00a0\u3000\u2002\u2003\u200b\ufeff]+")
 # A furniture-named element holding at least this share of the page's sentences is kept.
 _KEEP_SHARE = 0.4
 # ...on a page of at least this many sentences.
 _KEEP_MIN_SENTENCES = 5
 _CJK_PUNCT = re.compile(r"[，。！？；：、“”,.!?;]")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Elements that are the page or its story whatever their class says.
+_NEVER_FURNITURE = frozenset({"body", "html", "article", "main"})
+
+
+class _Punctuation:
+    """A block's count of sentence punctuation, counted when first read and then kept in the
+    block's __dict__ (which, this being a non-data descriptor, is read first from then on).
+    functools.cached_property does the same behind a lock, which costs more than the count."""
+
+    def __get__(self, block: Block, owner: type | None = None) -> int:
+        count = block.__dict__["punctuation"] = len(_CJK_PUNCT.findall(block.text))
+        return count
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,7 @@ class Block:
     chars: int
     link_density: float
 
-    @cached_property
-    def punctuation(self) -> int:
-        return len(_CJK_PUNCT.findall(self.text))
+    punctuation = _Punctuation()
 
 
 def blocks(root: HtmlElement, *, furniture: bool = False) -> list[Block]:
@@ -95,12 +104,12 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     owner: list[HtmlElement] = [root]
 
     def make(pieces: list[str], link_chars: int) -> Block | None:
-        text = _SPACES.sub(" ", "".join(pieces).replace("\n", " ")).strip()
+        text = _SPACES.sub(" ", "".join(pieces)).strip()
         if not text:
             return None
         el = owner[-1]
         heading = el.tag in _HEADINGS
-        chars = len(text.replace(" ", ""))
+        chars = len(text) - text.count(" ")
         link_chars = min(link_chars, chars)
         return Block(text, link_chars, el, heading, chars, link_chars / max(1, chars))
 
@@ -127,55 +136,57 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             kept_parts.clear()
             links[1] = 0
 
-    # lxml's iterwalk walks the tree in C; the Python below runs once per event. Comments and
-    # processing instructions come as events of their own: they give no text, their tails do.
+    # lxml's iterwalk walks the tree in C; the Python below runs once per event, and keeps no
+    # stack of its own: an element ends a block when it is the innermost open block (`owner`),
+    # and ends the link or the hidden furniture it opened when it is the element that opened it.
+    # Comments and processing instructions come as events of their own: they give no text, their
+    # tails do.
     drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
     sentences = -1  # the page's sentence count, counted when first needed
     named: dict[str, bool] = {}
     link, hidden = False, False  # inside the element being read
-    # For each open element: None when it was dropped, else whether it is a block, and the link
-    # and hidden state of its parent, which its tail belongs to.
-    stack: list[tuple[bool, bool, bool] | None] = []
+    link_opener: HtmlElement | None = None  # the outermost open <a>
+    hider: HtmlElement | None = None  # the open furniture element that hides its text
     walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in walker:
         if event == "start":
             tag = el.tag
-            if tag.lower() in drop_tags:
+            if tag in drop_tags or (not tag.islower() and tag.lower() in drop_tags):
                 walker.skip_subtree()  # its "end" still comes, for its tail
-                stack.append(None)
                 continue
-            inner_hidden = hidden
-            if furniture and not hidden and el is not root and (el.get("class") or el.get("id")) and _is_furniture(el, named):
-                ends = _sentence_ends(el.text_content())
-                # A box too small to hold the share of any page that counts is not held: the
-                # page's own count (all of its text) is then never needed, as on most pages.
-                held = ends >= _KEEP_SHARE * _KEEP_MIN_SENTENCES
-                if held:
-                    if sentences < 0:
-                        sentences = _sentence_ends(root.text_content())
-                    held = sentences >= _KEEP_MIN_SENTENCES and ends >= _KEEP_SHARE * sentences
-                inner_hidden = not held
-            is_block = tag in block_tags
-            if is_block:
+            if furniture and not hidden and el is not root and tag not in _NEVER_FURNITURE:
+                cls, ident = el.get("class"), el.get("id")
+                if (cls or ident) and _is_furniture(f"{cls or ''} {ident or ''}", named):
+                    ends = _sentence_ends(el.text_content())
+                    # A box too small to hold the share of any page that counts is not held: the
+                    # page's own count (all of its text) is then never needed, as on most pages.
+                    held = ends >= _KEEP_SHARE * _KEEP_MIN_SENTENCES
+                    if held:
+                        if sentences < 0:
+                            sentences = _sentence_ends(root.text_content())
+                        held = sentences >= _KEEP_MIN_SENTENCES and ends >= _KEEP_SHARE * sentences
+                    if not held:
+                        hider = el
+            if tag in block_tags:
                 if parts or kept_parts:
-                    flush(inner_hidden)
+                    flush(hider is not None)
                 owner.append(el)
-            stack.append((is_block, link, hidden))
-            link = link or tag == "a"
-            hidden = inner_hidden
+            if not link and tag == "a":
+                link, link_opener = True, el
+            hidden = hider is not None
             text = el.text
         else:
             if event == "end":
-                state = stack.pop()
-                if state is not None:
-                    is_block, link_out, hidden_out = state
-                    if is_block:
-                        if parts or kept_parts:
-                            flush(hidden)
-                        owner.pop()
-                    link, hidden = link_out, hidden_out
                 if el is root:
-                    break
+                    break  # its blocks are cut below
+                if el is owner[-1]:
+                    if parts or kept_parts:
+                        flush(hidden)
+                    owner.pop()
+                if el is hider:
+                    hidden, hider = False, None
+                if el is link_opener:
+                    link, link_opener = False, None
             text = el.tail  # an element's, a comment's or a processing instruction's
         # The text goes to the pending block of each view that reads it (inline: once per event).
         if not text:
@@ -204,12 +215,9 @@ def _sentence_ends(text: str) -> int:
     return text.count("。") + text.count("！") + text.count("？")
 
 
-def _is_furniture(el: HtmlElement, named: dict[str, bool]) -> bool:
-    """Whether the class/id of `el` name furniture; `named` remembers the answer for each
-    class/id pair already seen on the page (list items and cards repeat theirs by the dozen)."""
-    if el.tag in ("body", "html", "article", "main"):
-        return False
-    names = f"{el.get('class', '')} {el.get('id', '')}"
+def _is_furniture(names: str, named: dict[str, bool]) -> bool:
+    """Whether an element's "class id" `names` name furniture; `named` remembers the answer for
+    each pair already seen on the page (list items and cards repeat theirs by the dozen)."""
     found = named.get(names)
     if found is None:
         found = named[names] = bool(names.strip()) and bool(_NOISE_WORDS.search(names))

@@ -131,19 +131,8 @@ def density_body(page: list[Block]) -> DensityBody:
     """
     if not page:
         return DensityBody(None, [], 1.0)
-    scores: dict[int, float] = {}
-    prose: dict[int, float] = {}
-    elements: dict[int, HtmlElement] = {}
-    for block in page:
-        weight = _weight(block)
-        el: HtmlElement | None = block.owner
-        while el is not None:
-            key = id(el)
-            scores[key] = scores.get(key, 0.0) + weight
-            if weight > 0:
-                prose[key] = prose.get(key, 0.0) + weight
-            elements[key] = el
-            el = el.getparent()
+    scores, prose, elements = _subtree_sums(page)
+    # The first element met (climbing from the blocks in reading order) wins a tie: the innermost.
     best_id, best_score = max(scores.items(), key=lambda kv: kv[1])
     if best_score <= 0:
         return DensityBody(None, [], 1.0)
@@ -160,6 +149,58 @@ def density_body(page: list[Block]) -> DensityBody:
     answers: dict[int, bool] = {}
     kept = [b for b in page if b.link_density < _NAV_MIN_LINK_DENSITY and _within(b.owner, best, answers)]
     return DensityBody(best, kept, top)
+
+
+def _subtree_sums(page: list[Block]) -> tuple[dict[int, float], dict[int, float], dict[int, HtmlElement]]:
+    """For every element holding a block (by id): the weights of the blocks under it, their
+    positive weights, and the element; keyed in the order the elements are first met climbing
+    from each block's owner.
+
+    Each element is visited once, not once per block under it: the climb from a block stops at
+    the first element already met, and the sums are then passed up from the deepest elements to
+    their parents. (The weights are whole numbers, so the sums do not depend on their order.)
+    """
+    own: dict[int, float] = {}
+    own_prose: dict[int, float] = {}
+    elements: dict[int, HtmlElement] = {}
+    parents: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    for block in page:
+        weight = _weight(block)
+        key = id(block.owner)
+        own[key] = own.get(key, 0.0) + weight
+        if weight > 0:
+            own_prose[key] = own_prose.get(key, 0.0) + weight
+        if key in elements:
+            continue
+        path: list[int] = []
+        el: HtmlElement | None = block.owner
+        depth = 0
+        while el is not None:
+            key = id(el)
+            if key in elements:
+                parents[path[-1]] = key
+                depth = depths[key] + 1
+                break
+            elements[key] = el
+            if path:
+                parents[path[-1]] = key
+            path.append(key)
+            el = el.getparent()
+        for key in reversed(path):
+            depths[key] = depth
+            depth += 1
+    scores = dict.fromkeys(elements, 0.0)
+    prose = dict.fromkeys(elements, 0.0)
+    for key, weight in own.items():
+        scores[key] = weight
+    for key, weight in own_prose.items():
+        prose[key] = weight
+    for key in sorted(parents, key=depths.__getitem__, reverse=True):
+        parent = parents[key]
+        scores[parent] += scores[key]
+        prose[parent] += prose[key]
+    return scores, prose, elements
 
 
 def _within(el: HtmlElement, top: HtmlElement, answers: dict[int, bool]) -> bool:
