@@ -143,7 +143,7 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     # tails do.
     drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
     sentences = -1  # the page's sentence count, counted when first needed
-    named: dict[str, bool] = {}
+    named = _FurnitureNames()
     link, hidden = False, False  # inside the element being read
     link_opener: HtmlElement | None = None  # the outermost open <a>
     hider: HtmlElement | None = None  # the open furniture element that hides its text
@@ -156,7 +156,7 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
                 continue
             if furniture and not hidden and el is not root and tag not in _NEVER_FURNITURE:
                 cls, ident = el.get("class"), el.get("id")
-                if (cls or ident) and _is_furniture(f"{cls or ''} {ident or ''}", named):
+                if (cls or ident) and named[f"{cls or ''} {ident or ''}"]:
                     ends = _sentence_ends(el.text_content())
                     # A box too small to hold the share of any page that counts is not held: the
                     # page's own count (all of its text) is then never needed, as on most pages.
@@ -215,13 +215,14 @@ def _sentence_ends(text: str) -> int:
     return text.count("。") + text.count("！") + text.count("？")
 
 
-def _is_furniture(names: str, named: dict[str, bool]) -> bool:
-    """Whether an element's "class id" `names` name furniture; `named` remembers the answer for
-    each pair already seen on the page (list items and cards repeat theirs by the dozen)."""
-    found = named.get(names)
-    if found is None:
-        found = named[names] = bool(names.strip()) and bool(_NOISE_WORDS.search(names))
-    return found
+class _FurnitureNames(dict[str, bool]):
+    """Whether an element's "class id" names furniture, for each pair seen on one page: each
+    pair is matched once (list items and cards repeat theirs by the dozen), and a pair already
+    seen is answered by the dict's own lookup, in C."""
+
+    def __missing__(self, names: str) -> bool:
+        found = self[names] = bool(_NOISE_WORDS.search(names))
+        return found
 
 
 _T2S = opencc.OpenCC("t2s")

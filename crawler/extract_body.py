@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import add
 
 from lxml.html import HtmlElement
 
@@ -357,7 +358,7 @@ def without_link_lines(lines: list[str], links: list[str]) -> list[str]:
 
 def _bigrams(text: str) -> Counter[str]:
     s = _squash(text)
-    return Counter(s[i : i + 2] for i in range(len(s) - 1))
+    return Counter(map(add, s, s[1:]))  # each character joined to the next, in C
 
 
 def choose_body(candidates: Mapping[str, list[str]]) -> list[str]:
