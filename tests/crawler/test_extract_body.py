@@ -180,3 +180,35 @@ def test_the_density_body_holds_the_blocks_inside_its_container_only() -> None:
     found = density_body(blocks(root, furniture=True))
     assert found.container is not None and found.container.get("class") == "story"
     assert [b.text for b in found.blocks] == [P1, P2, P3, P1, P2, P3]
+
+
+def test_each_element_s_sums_are_those_of_the_blocks_under_it() -> None:
+    # `density_body` climbs from each block only up to the first element already met and passes
+    # the sums up once: every element's sums, and the order elements are met in (which breaks a
+    # tie for the best score), are those of climbing from every block to the root.
+    from pathlib import Path
+
+    from crawler.encoding import decode_html
+    from crawler.extract import _parse
+    from crawler.extract_body import _subtree_sums, _weight
+
+    here = Path(__file__).parent
+    for path in sorted([*(here / "pages_extract").glob("*.html"), *(here / "pages").glob("*.html")]):
+        root = _parse(decode_html(path.read_bytes(), None)[0])
+        assert root is not None
+        page = blocks(root, furniture=True)
+        scores: dict[int, float] = {}
+        prose: dict[int, float] = {}
+        alive = []  # an element's id is its own only while it lives
+        for block in page:
+            weight = _weight(block)
+            el = block.owner
+            while el is not None:
+                scores[id(el)] = scores.get(id(el), 0.0) + weight
+                prose[id(el)] = prose.get(id(el), 0.0) + max(weight, 0.0)
+                alive.append(el)
+                el = el.getparent()
+        got_scores, got_prose, elements = _subtree_sums(page)
+        assert list(got_scores.items()) == list(scores.items()), path.name
+        assert got_prose == prose, path.name
+        assert list(elements) == list(scores)
