@@ -3,9 +3,16 @@
 Extraction is most of a crawl's CPU (about three quarters of it on the bench's corpus pages), and
 run inline it stalls the downloads of the whole job while each page is read. With
 `crawl.extract_workers` > 0 the news and rss spiders hand the page's bytes to that many worker
-processes (which decode them too) (`spawn`ed: forking a process that runs a Twisted reactor is
-unsafe) and await the result, so fetching, matching and storing go on meanwhile and a machine's
-other cores do the reading. 0 reads inline, in the crawl process.
+processes (which decode them too) and await the result, so fetching, matching and storing go on
+meanwhile and a machine's other cores do the reading. 0 reads inline, in the crawl process.
+
+The workers are forked by a starter process (`_Starter`), itself forked from the crawl process when
+the spider is built: before the crawl's reactor runs, so it carries no reactor, loop or thread of
+it (forking a process that runs a Twisted reactor is unsafe), and it closes every file it inherited
+(database, sockets) but its standard streams. Asked for workers, it imports the extractor once and
+forks them from that state. Each `spawn`ed worker started a new interpreter and imported all of it
+again: some 0.3 s of CPU a worker, every crawl. The starter reaps the workers and the crawl reaps the
+starter, so their CPU is the crawl's; both end when the crawl closes its sockets, or dies.
 
 The workers are fed and read by the crawl's event loop itself, each through a socket pair, with no
 thread in the crawl process. A `ProcessPoolExecutor` moves each page and each answer through two
@@ -15,8 +22,8 @@ blocked on a full pipe meanwhile. Each worker has at most `IN_FLIGHT` pages at o
 in its socket while it reads one); the rest wait here and go to whichever worker answers first.
 
 The first `INLINE_FIRST` articles of a job are read inline all the same: most scheduled crawls find
-a handful of new articles, and a spawned worker costs a second of CPU to start (its imports) against
-some 20 ms an article inline. The workers start only when the job goes on past those, or as soon as
+a handful of new articles, and starting the workers costs the starter the extractor's imports (some
+0.2 s of CPU, none when the job server preloaded them) against some 20 ms an article inline. The workers start only when the job goes on past those, or as soon as
 the spider has asked for more articles than that (`expect`): a crawl of hundreds of new articles
 would otherwise read its first ones in the crawl process, the downloads stalled meanwhile.
 """
@@ -24,12 +31,14 @@ would otherwise read its first ones in the crawl process, the downloads stalled 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
@@ -77,8 +86,6 @@ class WorkerDied(RuntimeError):
 def _serve(sock: socket.socket) -> None:
     """A worker: read each page sent, answer ("ok", Article) or ("error", exception), until the
     crawl closes its end."""
-    import crawler.extract  # noqa: F401  # the first page should not pay for the imports
-
     zones: dict[str, ZoneInfo] = {}
     while True:
         header = _recv_exactly(sock, _TASK.size)
@@ -113,17 +120,120 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytearray | None:
     return buf
 
 
+# -- in the starter process -----------------------------------------------------------------------
+
+
+def _start_workers(control: socket.socket) -> None:
+    """The starter: for each socket the crawl sends, fork a worker that reads the pages sent on it;
+    when the crawl closes `control` (it ended, or died), wait for the workers to end, then return."""
+    workers: list[int] = []
+
+    def stop(_signum: int, _frame: Any) -> None:  # the crawl gave up waiting: a worker is stuck
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    imported = False
+    while True:
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(control, 16, 16)
+        except OSError:
+            fds = []
+        if not fds:
+            break
+        if not imported:
+            import crawler.extract  # noqa: F401  # once, for every worker: the first page should not pay for it
+
+            gc.freeze()  # nor should the workers copy the pages of what it built, as the collector walks them
+            imported = True
+        for n, fd in enumerate(fds):
+            pid = os.fork()
+            if pid == 0:  # a worker: it keeps its own socket only
+                code = 1
+                try:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    control.close()
+                    for other in fds[n + 1 :]:
+                        os.close(other)
+                    _serve(socket.socket(fileno=fd))
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(fd)
+            workers.append(pid)
+    control.close()
+    for pid in workers:
+        os.waitpid(pid, 0)
+
+
+class _Starter:
+    """The crawl's handle on the starter process (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.control, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                # Nothing of the crawl's: no file but the standard streams and this socket (a
+                # database connection, a worker's socket: each would stay open while this runs),
+                # no signal handler of its, and the collector on (the crawl starts with it off).
+                keep = theirs.fileno()
+                os.closerange(3, keep)
+                os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+                for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the crawl, which closes the sockets
+                try:
+                    signal.set_wakeup_fd(-1)
+                except ValueError:  # not forked from the main thread: none was set from here
+                    pass
+                gc.enable()
+                _start_workers(theirs)
+                code = 0
+            finally:
+                os._exit(code)
+        theirs.close()
+
+    def start(self, count: int) -> list[socket.socket]:
+        """`count` new workers; the crawl's ends of their sockets (the pages sent wait in them
+        while the worker starts)."""
+        ours, theirs = zip(*(socket.socketpair() for _ in range(count)), strict=True)
+        try:
+            socket.send_fds(self.control, [b"w"], [s.fileno() for s in theirs])
+        except OSError:
+            for sock in ours:
+                sock.close()
+            raise
+        finally:
+            for sock in theirs:
+                sock.close()
+        return list(ours)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """End the starter once its workers have ended (their sockets closed by the caller), and reap
+        it; a worker stuck on one page that long is killed."""
+        self.control.close()
+        deadline = time.monotonic() + timeout
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGTERM)  # it kills its workers and goes on to reap them
+                os.waitpid(self.pid, 0)
+                return
+            time.sleep(0.01)
+
+
 # -- in the crawl process -------------------------------------------------------------------------
 
 
 class _Worker:
-    """One worker process and the crawl's end of its socket (non-blocking, watched by the loop)."""
+    """The crawl's end of one worker's socket (non-blocking, watched by the loop)."""
 
-    def __init__(self, context: Any):
-        self.sock, theirs = socket.socketpair()
-        self.process = context.Process(target=_serve, args=(theirs,), name="yuqing-extract", daemon=True)
-        self.process.start()
-        theirs.close()
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
         self.sock.setblocking(False)
         self.waiting: deque[asyncio.Future[Article]] = deque()  # answers due, in the order sent
         self.inbox = bytearray()
@@ -138,6 +248,8 @@ class Extractor:
         self.inline_left = inline_first
         self.coming = 0  # articles requested by the spider and not yet read
         self.size = default_workers() if workers == "auto" else int(workers)
+        # Forked now, while the crawl's reactor does not run yet (see the module docstring).
+        self.starter = _Starter() if self.size > 0 else None
         self.workers: list[_Worker] = []  # started by the first page sent to them
         self.queued: deque[tuple[tuple[bytes, bytes, bytes], asyncio.Future[Article]]] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -170,11 +282,12 @@ class Extractor:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         if not self.workers:
-            context = multiprocessing.get_context("spawn")
             try:
-                for _ in range(self.size):
-                    self.workers.append(_Worker(context))
-                    self.loop.add_reader(self.workers[-1].sock.fileno(), self._readable, self.workers[-1])
+                if self.starter is None:
+                    raise OSError("no process to start them from")
+                for sock in self.starter.start(self.size):
+                    self.workers.append(_Worker(sock))
+                    self.loop.add_reader(sock.fileno(), self._readable, self.workers[-1])
             except OSError as exc:  # no process or socket to be had (limits, memory)
                 self._broken(f"could not start one: {exc}")
                 raise WorkerDied(str(exc)) from exc
@@ -224,7 +337,7 @@ class Extractor:
         except OSError:
             data = b""
         if not data:
-            self._broken(f"worker {worker.process.pid} ended (exit code {worker.process.exitcode})")
+            self._broken("one ended")
             return
         worker.inbox += data
         while len(worker.inbox) >= _HEADER.size:
@@ -264,8 +377,9 @@ class Extractor:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers: each sees its socket closed, ends, and is joined (the job's process
-        accounts for, and reaps, them). A page still out (the crawl was stopped) is cancelled."""
+        """Stop the workers: each sees its socket closed and ends, and the starter is reaped once
+        they have (the job's process accounts for them). A page still out (the crawl was stopped) is
+        cancelled. Closing again does nothing."""
         workers, self.workers = self.workers, []
         for future in [f for w in workers for f in w.waiting] + [f for _task, f in self.queued]:
             future.cancel()
@@ -275,8 +389,6 @@ class Extractor:
                 self.loop.remove_reader(worker.sock.fileno())
                 self.loop.remove_writer(worker.sock.fileno())
             worker.sock.close()
-        for worker in workers:
-            worker.process.join(timeout=30)
-            if worker.process.is_alive():  # stuck on one page: not worth waiting longer for
-                worker.process.kill()
-                worker.process.join()
+        starter, self.starter = self.starter, None
+        if starter is not None:
+            starter.close()

@@ -35,6 +35,8 @@ class YuqingSpider(scrapy.Spider):
     kind = ""
     # statuses the spider itself looks at, rather than Scrapy's HttpError dropping them
     handle_statuses = [304]
+    # whether it reads article pages (`parse_article`): only then may it start extraction workers
+    reads_articles = False
 
     def __init__(self, job: JobContext, **kwargs: Any):
         super().__init__(name=f"{self.kind}:{job.source.id}", **kwargs)
@@ -45,7 +47,7 @@ class YuqingSpider(scrapy.Spider):
         # robots.txt of its own host.
         self.follow = re.compile(job.source.follow) if job.source.follow else None
         self.budget = job.source.max_pages  # pages this crawl may still request
-        self.extractor = Extractor(job.settings.tz, job.settings.crawl.extract_workers)
+        self.extractor = Extractor(job.settings.tz, job.settings.crawl.extract_workers if self.reads_articles else 0)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YuqingSpider:

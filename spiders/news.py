@@ -25,6 +25,7 @@ _ARTICLE_LIKE = re.compile(r"(\d{5,}|/\d+\.s?html?$|/t\d{8}_\d+|/content_\d+|/\d
 
 class NewsSpider(YuqingSpider):
     kind = "news"
+    reads_articles = True
 
     async def start(self) -> Any:
         for url in self.source.start_urls:

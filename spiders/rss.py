@@ -24,6 +24,7 @@ from .base import YuqingSpider
 
 class RssSpider(YuqingSpider):
     kind = "rss"
+    reads_articles = True
 
     async def start(self) -> Any:
         for url in self.source.start_urls:

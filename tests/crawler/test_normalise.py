@@ -7,6 +7,7 @@ import hashlib
 import random
 import re
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
@@ -131,7 +132,6 @@ def test_extraction_in_worker_processes_reads_the_same_as_inline():
 
 def test_a_job_with_few_articles_starts_no_extraction_worker():
     import asyncio
-    import multiprocessing
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
@@ -145,7 +145,8 @@ def test_a_job_with_few_articles_starts_no_extraction_worker():
         try:
             articles = [await extractor(body, "text/html", f"http://example.org/{i}.html", forced=None, now=now,
                                         selectors=None) for i in range(n)]
-            return [articles, multiprocessing.active_children()]
+            assert extractor.starter is not None
+            return [articles, _workers_of(extractor.starter.pid)]
         finally:
             extractor.close()
 
@@ -154,6 +155,17 @@ def test_a_job_with_few_articles_starts_no_extraction_worker():
     more, workers = asyncio.run(read(4, inline_first=3))
     assert len(workers) == 1  # the fourth article went to a worker
     assert more[3] == few[0]
+
+
+def _workers_of(starter: int, expected: int = 1) -> list[int]:
+    """The extraction workers the starter process forked (Linux: /proc lists a process's children),
+    once there are `expected` (a worker may answer before the starter forked the next one)."""
+    deadline = time.monotonic() + 10
+    while True:
+        pids = [int(pid) for pid in Path(f"/proc/{starter}/task/{starter}/children").read_text().split()]
+        if len(pids) >= expected or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.01)
 
 
 def test_extraction_workers_are_fed_by_the_event_loop_without_threads():
@@ -206,9 +218,9 @@ def test_a_dead_extraction_worker_turns_the_job_to_reading_inline():
         extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=0)
         try:
             first = await extractor(body, "text/html", "http://example.org/1.html", forced=None, now=now, selectors=None)
-            [worker] = extractor.workers
-            os.kill(worker.process.pid, signal.SIGKILL)
-            worker.process.join()
+            assert extractor.starter is not None
+            [worker] = _workers_of(extractor.starter.pid)
+            os.kill(worker, signal.SIGKILL)
             # Its page fails over to inline reading, and so does every page after it.
             again = [await extractor(body, "text/html", f"http://example.org/{i}.html", forced=None, now=now,
                                      selectors=None) for i in (2, 3)]
@@ -279,3 +291,85 @@ def test_a_page_goes_to_a_worker_as_its_bytes_not_inside_a_pickle(monkeypatch: p
 
     assert asyncio.run(read()) == "关于张某某等同志任前公示的公告"
     assert pickled and max(pickled) < 1_000  # the details only; the 100 kB went as they were
+
+
+def test_extraction_workers_are_forked_by_a_starter_that_holds_none_of_the_crawls_files(tmp_path: Path):
+    """The workers are forked from one process (started before the crawl's reactor), not each
+    spawned to import everything again; neither holds a file of the crawl's (a database, another
+    socket) open. Closed, the extractor leaves no process behind."""
+    import asyncio
+    import os
+    import sqlite3
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    crawl_db = sqlite3.connect(tmp_path / "crawl.db")  # a file the crawl process has open
+
+    def files(pid: int) -> list[str]:
+        return sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+
+    async def read() -> tuple[int, list[int], list[str], list[list[str]]]:
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), 2, inline_first=0)
+        try:
+            await extractor(body, "text/html", "http://example.org/1.html", forced=None,
+                            now=datetime(2026, 1, 1, tzinfo=UTC), selectors=None)
+            assert extractor.starter is not None
+            starter = extractor.starter.pid
+            workers = _workers_of(starter, 2)
+            return starter, workers, files(starter), [files(w) for w in workers]
+        finally:
+            extractor.close()
+
+    starter, workers, starter_files, worker_files = asyncio.run(read())
+    crawl_db.close()
+    assert len(workers) == 2
+    assert not any("crawl.db" in f for f in starter_files + sum(worker_files, []))
+    assert sum(f.startswith("socket:") for f in starter_files) == 1  # the crawl's requests
+    assert all(sum(f.startswith("socket:") for f in fs) == 1 for fs in worker_files)  # its own pages
+    for pid in (starter, *workers):
+        assert not Path(f"/proc/{pid}").exists()  # ended, and reaped
+
+
+def test_a_crawl_process_that_dies_takes_its_extraction_workers_with_it():
+    import asyncio
+    import os
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    read_end, write_end = os.pipe()
+    crawl = os.fork()
+    if crawl == 0:  # a crawl process that dies without closing its extractor
+        try:
+            async def read() -> list[int]:
+                extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=0)
+                await extractor(body, "text/html", "http://example.org/1.html", forced=None,
+                                now=datetime(2026, 1, 1, tzinfo=UTC), selectors=None)
+                assert extractor.starter is not None
+                return [extractor.starter.pid, *_workers_of(extractor.starter.pid)]
+
+            os.write(write_end, " ".join(map(str, asyncio.run(read()))).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    left = [int(pid) for pid in os.read(read_end, 100).split()]
+    os.close(read_end)
+    os.waitpid(crawl, 0)
+    assert len(left) == 2
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(_running(pid) for pid in left)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
