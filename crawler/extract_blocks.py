@@ -157,13 +157,13 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
             if furniture and not hidden and el is not root and tag not in _NEVER_FURNITURE:
                 cls, ident = el.get("class"), el.get("id")
                 if (cls or ident) and named[f"{cls or ''} {ident or ''}"]:
-                    ends = _sentence_ends(el.text_content())
+                    ends = _sentence_ends(_text_of(el))
                     # A box too small to hold the share of any page that counts is not held: the
                     # page's own count (all of its text) is then never needed, as on most pages.
                     held = ends >= _KEEP_SHARE * _KEEP_MIN_SENTENCES
                     if held:
                         if sentences < 0:
-                            sentences = _sentence_ends(root.text_content())
+                            sentences = _sentence_ends(_text_of(root))
                         held = sentences >= _KEEP_MIN_SENTENCES and ends >= _KEEP_SHARE * sentences
                     if not held:
                         hider = el
@@ -207,6 +207,12 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
                 links[1] += n
     flush(False)
     return every, kept
+
+
+def _text_of(el: HtmlElement) -> str:
+    # The text of `el` and its descendants, as text_content() gives it, through lxml's serializer:
+    # text_content() runs an XPath and wraps its answer in a "smart" string, which costs more.
+    return etree.tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
 def _sentence_ends(text: str) -> int:
