@@ -21,7 +21,6 @@ import copy
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
 
+from crawler.article import Article
 from crawler.dates import parse_date
 from crawler.extract_blocks import Block, block_views, blocks, fold_page
 from crawler.extract_body import (
@@ -68,16 +68,6 @@ _URL_DATE = re.compile(
 
 # A byline time this close to the declared one is the same publication, told more plainly.
 _SAME_STORY = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class Article:
-    """What a page says: its headline, its story as lines of text, when and by whom."""
-
-    title: str
-    text: str
-    published_at: datetime | None
-    author: str | None
 
 
 def extract_article(

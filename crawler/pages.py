@@ -11,28 +11,17 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .article import Article
 from .dates import parse_date as _parse_date
 from .encoding import decode_html as _decode_html
-
-if TYPE_CHECKING:
-    from .extract import Article
 
 # `.extract` (and with it trafilatura, its requests and tldextract: some 0.27 s of CPU in a fresh
 # process) is imported at the first article read, not with this module: a crawl process that
 # hands its articles to extraction workers, or finds nothing new, only decodes list pages.
 
 __all__ = ["Article", "decode_html", "extract_article", "parse_date", "read_article"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Article":
-        from .extract import Article
-
-        return Article
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def decode_html(body: bytes, content_type: str | None, forced: str | None = None) -> tuple[str, str]:

@@ -54,4 +54,23 @@ def test_the_crawl_process_modules_leave_the_extractor_unimported() -> None:
     )
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
-    assert done.stdout.split("\n")[:2] == ["[]", "crawler.extract"]
+    assert done.stdout.split("\n")[:2] == ["[]", "crawler.article"]
+
+
+def test_an_article_from_a_worker_unpickles_without_the_extractor() -> None:
+    # Workers send Articles back pickled; unpickling imports the class's module, which must not be
+    # the extractor's (that would import trafilatura into every crawl process that uses workers).
+    import pickle
+    import subprocess
+    import sys
+
+    sent = pickle.dumps(extract_article("<html><body><h1>标题</h1><p>正文。</p></body></html>", "http://127.0.0.1/a",
+                                        now=NOW, tz=TZ))
+    probe = (
+        "import pickle, sys\n"
+        f"article = pickle.loads({sent!r})\n"
+        "print(type(article).__name__, sorted(m for m in ('trafilatura', 'crawler.extract') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "Article []"
