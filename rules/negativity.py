@@ -397,7 +397,7 @@ class NegativityModel:
             weight, checks, reason, negated_reason, bits, _cue = entry
             if bits:
                 if bits & holds:  # (no use testing the other cues' negation: the general loop will)
-                    return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
+                    return self._matches_in_general(text, matches, table)
                 lists |= bits
             if checks and self.negated(text, start):
                 reasons.append(negated_reason)
@@ -409,11 +409,15 @@ class NegativityModel:
         if not counted:
             return self._neutral_verdict
         if (lists + self._together_carry) & self._together_top:
-            return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
+            return self._matches_in_general(text, matches, table)
         raw = sum(counted.values())
         if self.learned is None:
             return self._squash(raw), raw >= self.threshold, tuple(reasons)
         return self._corrected(raw, tuple(reasons), [text])
+
+    def _matches_in_general(self, text: str, matches: list[tuple[int, int, int]], table: list[_Entry | None]) -> tuple[float, bool, tuple[str, ...]]:
+        """`evaluate_matches` by the general loop: the matches' cues as hits."""
+        return self._evaluate_parts([(text, [(start, end, entry[5]) for idx, start, end in matches if (entry := table[idx]) is not None])])
 
     def evaluate_parts(self, parts: list[tuple[str, list[tuple[int, int, _Cue]]]]) -> tuple[float, bool, tuple[str, ...]]:
         """`evaluate` as a plain (score, negative, reasons) tuple: the verdict the engine computes
