@@ -420,5 +420,21 @@ def _reap() -> None:
             return
 
 
+def exit_now(code: int) -> None:
+    """End the crawl process with `code` once its summary and log lines are out, without freeing
+    its state object by object: jieba's dictionary, Scrapy and the rule set (some 200,000 objects)
+    took about 0.35 s at interpreter exit, a few per cent of a 2,000-page crawl's time, all of it
+    after the summary was written and while the parent waited. Nothing else is left to do by then:
+    the database was disposed, the extraction workers reaped, and the parent reads only the pipes.
+    """
+    logging.shutdown()  # flushes and closes every handler, as the normal exit would
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -4,6 +4,10 @@ disabled and unknown sources; which sources are due."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from tests.crawler.crawl_world import write_settings
 from tests.support.site import LocalSite, Page
 from yuqing.errors import UsageError
 from yuqing.storage import CrawlRun, SourceState, open_database, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sources(site: LocalSite) -> str:
@@ -149,3 +155,34 @@ def test_a_job_upgrades_the_schema_only_of_a_database_its_parent_did_not_hand_ov
     crawler.job.run_main(["--config", settings.path, "--source", "n", "--database", "sqlite:///given.db"])
     assert opened == [("sqlite:///handed.db", False), (settings.database_url(), True), ("sqlite:///given.db", True)]
     assert gc.isenabled()  # off only while a crawl starts
+
+
+def test_a_crawl_process_ends_with_its_summary_and_its_last_log_lines(site: LocalSite, tmp_path: Path):
+    # The process ends without freeing its state (`crawler.job.exit_now`): what it wrote last must
+    # still reach the parent's pipes.
+    site.add("/list.html", '<html><body><a href="/a/1.html">一</a></body></html>')
+    site.add("/a/1.html", "<html><head><title>村务公开</title></head><body><h1>村务公开</h1><p>"
+             + "本村今年的村务公开栏按季度更新，财务收支逐项列明，村民可以随时查看。" * 4 + "</p></body></html>")
+    sources = f"  - {{id: n, kind: news, start_urls: ['{site.url('/list.html')}'], follow: '/a/'}}\n"
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}", sources)
+    open_database(settings.database_url()).dispose()  # the schema, as the parent would have made it
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as under cron
+    done = subprocess.run([sys.executable, "-m", "crawler.job", "--config", str(settings.path), "--source", "n"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False, env=buffered)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["status"] == "ok" and summary["new_posts"] == 1
+    assert "Spider closed (finished)" in done.stderr.strip().splitlines()[-1]
+
+
+def test_exit_now_flushes_the_streams_and_keeps_the_exit_code():
+    program = ("import logging, sys\n"
+               "from crawler.job import exit_now\n"
+               "logging.basicConfig(stream=sys.stderr, format='%(message)s')\n"
+               "print('summary', end='')\n"  # a pipe is block-buffered: still in the buffer here
+               "logging.getLogger('x').warning('last words')\n"
+               "exit_now(3)\n")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as under cron
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          check=False, env=buffered)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "summary", "last words\n")
