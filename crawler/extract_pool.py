@@ -23,9 +23,13 @@ in its socket while it reads one); the rest wait here and go to whichever worker
 
 The first `INLINE_FIRST` articles of a job are read inline all the same: most scheduled crawls find
 a handful of new articles, and starting the workers costs the starter the extractor's imports (some
-0.2 s of CPU, none when the job server preloaded them) against some 20 ms an article inline. The workers start only when the job goes on past those, or as soon as
-the spider has asked for more articles than that (`expect`): a crawl of hundreds of new articles
-would otherwise read its first ones in the crawl process, the downloads stalled meanwhile.
+0.2 s of CPU, none when the job server preloaded them) against some 20 ms an article inline. The
+workers start only when the job goes on past those, or as soon as the spider has asked for more
+articles than that (`expect`): a crawl of hundreds of new articles would otherwise read its first
+ones in the crawl process, the downloads stalled meanwhile. Asked for by `expect`, they start then,
+before the first of those pages has come, and the crawl process runs what it registered with
+`while_workers_start` (the rule set's jieba dictionary, `MatchPipeline`) while the starter imports:
+built at the first post instead, it stalled the crawl's downloads and left the new workers idle.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -253,6 +257,7 @@ class Extractor:
         self.workers: list[_Worker] = []  # started by the first page sent to them
         self.queued: deque[tuple[tuple[bytes, bytes, bytes], asyncio.Future[Article]]] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.meanwhile: list[Callable[[], object]] = []  # run once, right after the workers are asked for
 
     async def __call__(self, body: bytes, content_type: str | None, url: str, *, forced: str | None, now: datetime,
                        selectors: Mapping[str, str] | None) -> Article:
@@ -277,20 +282,28 @@ class Extractor:
         self.coming += articles
         if self.coming > self.inline_left:
             self.inline_left = 0
+            if self.size > 0 and not self.workers:
+                try:
+                    self.loop = asyncio.get_running_loop()
+                except RuntimeError:  # not called from the crawl's loop: they start with the first page
+                    return
+                try:
+                    self._start()
+                except WorkerDied:
+                    pass  # logged; the pages are read inline
+
+    def while_workers_start(self, task: Callable[[], object]) -> None:
+        """Run `task` in this process once the workers are asked for, while the starter imports the
+        extractor: work the crawl would otherwise do at its first article, with the downloads stalled
+        and the new workers idle. An error of it is only logged: the same work is done again where
+        it is needed, and fails there."""
+        self.meanwhile.append(task)
 
     def _submit(self, task: tuple[bytes, bytes, bytes]) -> asyncio.Future[Article]:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         if not self.workers:
-            try:
-                if self.starter is None:
-                    raise OSError("no process to start them from")
-                for sock in self.starter.start(self.size):
-                    self.workers.append(_Worker(sock))
-                    self.loop.add_reader(sock.fileno(), self._readable, self.workers[-1])
-            except OSError as exc:  # no process or socket to be had (limits, memory)
-                self._broken(f"could not start one: {exc}")
-                raise WorkerDied(str(exc)) from exc
+            self._start()
         future: asyncio.Future[Article] = self.loop.create_future()
         worker = min(self.workers, key=lambda w: len(w.waiting))
         if len(worker.waiting) < IN_FLIGHT:
@@ -298,6 +311,24 @@ class Extractor:
         else:
             self.queued.append((task, future))
         return future
+
+    def _start(self) -> None:
+        assert self.loop is not None
+        try:
+            if self.starter is None:
+                raise OSError("no process to start them from")
+            for sock in self.starter.start(self.size):
+                self.workers.append(_Worker(sock))
+                self.loop.add_reader(sock.fileno(), self._readable, self.workers[-1])
+        except OSError as exc:  # no process or socket to be had (limits, memory)
+            self._broken(f"could not start one: {exc}")
+            raise WorkerDied(str(exc)) from exc
+        tasks, self.meanwhile = self.meanwhile, []
+        for task in tasks:
+            try:
+                task()
+            except Exception:
+                log.debug("preparing while the extraction workers start failed", exc_info=True)
 
     def _send(self, worker: _Worker, task: tuple[bytes, bytes, bytes], future: asyncio.Future[Article]) -> None:
         worker.waiting.append(future)

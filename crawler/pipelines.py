@@ -101,6 +101,13 @@ class MatchPipeline(_Stage):
             raise RuntimeError("the rules engine is not available (rules.load_ruleset): cannot match posts") from exc
         self.ruleset = load_ruleset(self.job.settings)
 
+    def open_spider(self) -> None:
+        # The rule set's jieba dictionary is built for the first post that needs word boundaries:
+        # in a crawl with extraction workers, while they start instead (`while_workers_start`).
+        extractor = getattr(self.crawler.spider, "extractor", None)
+        if extractor is not None:
+            extractor.while_workers_start(self.ruleset.prepare)
+
     def process_item(self, item: Candidate) -> Candidate:
         return Candidate(item.post, self.ruleset.analyse(item.post.title, item.post.text))
 

@@ -256,6 +256,85 @@ def test_a_job_that_asks_for_more_articles_than_it_reads_inline_hands_them_all_t
     assert asyncio.run(read(4)) == 1  # the first of four already goes to a worker
 
 
+def test_workers_asked_for_by_expect_start_at_once_while_the_crawl_prepares(caplog: pytest.LogCaptureFixture):
+    """Told that more articles are coming than it reads inline, the extractor starts its workers
+    before the first page comes, and runs what the crawl registered meanwhile, once; an error of
+    that is logged, not raised. A job that stays inline starts nothing and runs nothing."""
+    import asyncio
+    import logging
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from crawler.extract_pool import Extractor
+
+    body = (PAGES / "article_1002.gbk.html").read_bytes()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def read(asked: int) -> tuple[int, list[int], int, object]:
+        extractor = Extractor(ZoneInfo("Asia/Shanghai"), 1, inline_first=3)
+        ran: list[int] = []
+        extractor.while_workers_start(lambda: ran.append(len(extractor.workers)))
+        extractor.while_workers_start(lambda: 1 / 0)
+        try:
+            extractor.expect(asked)
+            started = len(extractor.workers)
+            assert extractor.starter is not None
+            forked = len(_workers_of(extractor.starter.pid)) if started else 0
+            article = await extractor(body, "text/html", "http://example.org/1.html", forced=None, now=now,
+                                      selectors=None)
+            await extractor(body, "text/html", "http://example.org/2.html", forced=None, now=now, selectors=None)
+            return started, ran, forked, article
+        finally:
+            extractor.close()
+
+    with caplog.at_level(logging.DEBUG, logger="crawler.extract_pool"):
+        inline = asyncio.run(read(3))
+        pooled = asyncio.run(read(4))
+    assert inline[:3] == (0, [], 0)
+    assert pooled[:3] == (1, [1], 1)  # started by expect(), the task run once, after the workers were asked for
+    assert pooled[3] == inline[3]
+    assert any("ZeroDivisionError" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_the_match_stage_builds_the_rule_sets_dictionary_while_the_workers_start(tmp_path: Path, monkeypatch):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import scrapy
+    from scrapy.utils.test import get_crawler
+
+    import rules.engine
+    from crawler.context import JobContext
+    from crawler.extract_pool import Extractor
+    from crawler.pipelines import MatchPipeline
+
+    built: list[object] = []
+    real = rules.engine.new_tokenizer
+    monkeypatch.setattr(rules.engine, "new_tokenizer", lambda *a, **k: built.append(a) or real(*a, **k))
+
+    class _Spider(scrapy.Spider):
+        name = "prepare-test"
+
+    settings = write_settings(tmp_path, f"sqlite:///{tmp_path / 'y.db'}",
+                              "  - {id: news, kind: news, start_urls: ['http://news.example.org/']}\n")
+    db = open_database(settings.database_url())
+    crawler = get_crawler(_Spider)
+    spider = _Spider()
+    spider.job = JobContext(settings=settings, source=settings.source("news"), db=db,  # type: ignore[attr-defined]
+                            now=datetime(2026, 1, 5, tzinfo=UTC))
+    spider.extractor = Extractor(ZoneInfo("Asia/Shanghai"), 0)  # type: ignore[attr-defined]
+    crawler.spider = spider
+    match = MatchPipeline(crawler)
+    match.open_spider()
+    [task] = spider.extractor.meanwhile  # type: ignore[attr-defined]
+    assert built == []
+    task()
+    assert len(built) == 1
+    analysis = match.ruleset.analyse("关于村干部任前公示", "镇党委研究决定，拟提拔任用村干部，现予公示。")
+    assert analysis.topics and len(built) == 1  # the first post needing word boundaries built nothing more
+    db.dispose()
+
+
 def test_a_page_goes_to_a_worker_as_its_bytes_not_inside_a_pickle(monkeypatch: pytest.MonkeyPatch):
     # Pickled with its details, a page's bytes cost the crawl process a copy (33 us a corpus page).
     import asyncio
