@@ -39,8 +39,9 @@ First = Callable[[_Element], "_Element | None"]
 _SELECT: dict[str, Select] = {}
 _FIRST: dict[str, First] = {}
 
-# Per pattern, the remembered answers are dropped past this many values (a worker reads many sites).
-_REMEMBERED = 20_000
+# Each store of remembered answers is emptied past this many (a worker reads many sites): a page has
+# a few hundred distinct values, and the 18 stores stay within a few MB in a long-lived worker.
+_REMEMBERED = 2048
 
 
 def select(expression: XPath, tree: _Element) -> list[_Element]:

@@ -192,6 +192,15 @@ def test_the_same_nodes_on_random_trees(seed: int) -> None:
             _assert_same(expression, copy.deepcopy(tree))  # a parsed-then-copied tree, as the passes see
 
 
+def test_the_same_nodes_when_the_remembered_answers_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extract_xpath, "_REMEMBERED", 3)
+    rng = random.Random(1000)
+    for _ in range(20):
+        tree = _random_tree(rng, rng.randint(1, 80))
+        for expression in EXPRESSIONS:
+            _assert_same(expression, tree)
+
+
 def test_the_first_of_two_attributes_is_the_one_written_first() -> None:
     # XPath's string(@id|@class) is the attribute first in the markup, not the first asked for.
     cookie = next(e for e in trafilatura.xpaths.OVERALL_DISCARD_XPATH if "'cookie'" in e.path)
