@@ -66,6 +66,8 @@ _F = TypeVar("_F", bound=Callable[[_Element], Any])
 
 
 def _registers(registry: dict[str, Any], text: str) -> Callable[[_F], _F]:
+    """Registers the decorated function as the fast path of the expression written exactly `text`,
+    with the trafilatura it was written against only."""
     def register(function: _F) -> _F:
         if trafilatura.__version__ == TRAFILATURA_VERSION:
             registry[text] = function
