@@ -15,7 +15,7 @@ import trafilatura.main_extractor
 from lxml.etree import tostring
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
-from crawler import extract_trafilatura
+from crawler import extract_trafilatura, extract_xpath
 from crawler.encoding import decode_html
 from crawler.extract import _parse
 from crawler.extract_trafilatura import OPTIONS, trafilatura_text
@@ -85,3 +85,21 @@ def test_the_replica_reads_the_fixture_pages_as_extract_content() -> None:
 def test_the_replica_reads_the_corpus_pages_as_extract_content() -> None:
     paths = sorted(corpus_dir("news_html").glob("*.html")) + sorted(corpus_dir("forum_html").glob("*.html"))
     assert _same_content_as_extract_content(paths) > 100
+
+
+def test_another_trafilatura_reads_through_its_own_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What runs with a trafilatura the replicas and fast paths were not written for: the same text.
+    texts = []
+    for path in FIXTURES:
+        html, _ = decode_html(path.read_bytes(), None)
+        root = _parse(html)
+        assert root is not None
+        texts.append(trafilatura_text(copy.copy(root), None))
+    monkeypatch.setattr(extract_trafilatura, "_REPLICA", False)
+    monkeypatch.setattr(extract_xpath, "_SELECT", {})
+    monkeypatch.setattr(extract_xpath, "_FIRST", {})
+    for path, text in zip(FIXTURES, texts, strict=True):
+        html, _ = decode_html(path.read_bytes(), None)
+        root = _parse(html)
+        assert root is not None
+        assert trafilatura_text(copy.copy(root), None) == text, path.name
