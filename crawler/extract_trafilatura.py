@@ -18,7 +18,11 @@ costs time here and gives `choose_body` nothing:
   the time). For that, `extract_content` and the three functions under it (`_extract`,
   `prune_unwanted_sections`, `recover_wild_text`) are replicated below, one level down, for our
   OPTIONS only, calling trafilatura's helpers for everything else. They are used only with the
-  trafilatura they were copied from (`_REPLICA`); with another, trafilatura's own run.
+  trafilatura they were copied from (`_REPLICA`); with another, trafilatura's own run. They are
+  adapted from trafilatura 2.3.1's `trafilatura/main_extractor.py` and `htmlprocessing.py`
+  (Copyright Adrien Barbaresi and contributors, Apache License 2.0, as this project): changed to
+  evaluate those expressions through `crawler.extract_xpath`, with the branches for other options
+  left out.
 
 On every other document the text is the same as `extract`'s (tests/crawler/test_extract_trafilatura.py
 checks that on fixture pages, and pins the source of the replicated functions, so an upgrade of
