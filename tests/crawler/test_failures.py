@@ -28,6 +28,10 @@ from yuqing.storage import CrawlRun, Database, DeliveryRow, SourceState, open_da
 pytestmark = pytest.mark.slow
 
 BUSY_DELAY = 0.4
+# How long the slow page and the slow robots.txt take to answer, against the crawl's 1 s timeout.
+# Far beyond it: a crawl process starved of CPU (a loaded machine) runs its timeout late, and an
+# answer already in by then is taken (seen with 2.5 s while other work kept both cores busy).
+SLOW_DELAY = 10.0
 ARTICLE = (PAGES / "article_1001.html").read_text(encoding="utf-8")
 
 
@@ -63,7 +67,7 @@ class Bad:
         s.add("/errs/a429.html", self._once_429)
         s.add("/errs/a429long.html", Page(b"slow down", 429, {"Content-Type": "text/plain", "Retry-After": "3600"}))
         slow = html_page(article("slow"))
-        slow.delay = 2.5
+        slow.delay = SLOW_DELAY
         s.add("/errs/slow.html", slow)
         s.add("/errs/big.html", html_page(article("big") + "<!--" + "x" * 60_000 + "-->"))
         s.add("/errs/loop.html", Page(b"", 302, {"Location": "/errs/loop2.html"}))
@@ -78,7 +82,7 @@ class Bad:
         self.norobots.add("/robots.txt", Page(b"error", 503, {"Content-Type": "text/plain"}))
         self.norobots.add("/list.html", links("/a.html"))
         slow_robots = Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})
-        slow_robots.delay = 2.5
+        slow_robots.delay = SLOW_DELAY
         self.slowrobots.add("/robots.txt", slow_robots)
         self.slowrobots.add("/list.html", links("/a.html"))
         self.delayed.add("/robots.txt", Page(b"User-agent: *\nCrawl-delay: 1\n", headers={"Content-Type": "text/plain"}))

@@ -388,7 +388,15 @@ def test_extraction_workers_are_forked_by_a_starter_that_holds_none_of_the_crawl
     crawl_db = sqlite3.connect(tmp_path / "crawl.db")  # a file the crawl process has open
 
     def files(pid: int) -> list[str]:
-        return sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+        # Read once the process holds one socket: a worker just forked (or the starter between a
+        # fork and closing that worker's socket) holds more for a moment, longer on a loaded
+        # machine. A file it never closes still shows after the deadline.
+        deadline = time.monotonic() + 10
+        while True:
+            held = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+            if sum(f.startswith("socket:") for f in held) <= 1 or time.monotonic() > deadline:
+                return held
+            time.sleep(0.01)
 
     async def read() -> tuple[int, list[int], list[str], list[list[str]]]:
         extractor = Extractor(ZoneInfo("Asia/Shanghai"), 2, inline_first=0)
