@@ -71,7 +71,6 @@ _CREDIT_WORD = re.compile(
     r"作者\s*[:：/]|撰文\s*[:：/]|文\s*[:：/]|来稿\s*[:：/]|"
     r"记者|通讯员|实习生|评论员|报道|由|发表于|楼主|发帖人|博主|by|编辑|责编"
 )
-_WHITESPACE = re.compile(r"\s+")
 _LABEL_WORD = re.compile(r"浏览|点击|阅读|次数|访问|统计|人气|来源|编辑|责任|发布|时间|日期|字号|评论|分享|打印")
 _NOT_A_NAME = re.compile(
     r"^(?:本报|新华社|中新社|记者|编辑|来源|佚名|未知|admin|匿名|作者|不详)$|网$|报$|社$|台$|频道$|中心$|"
@@ -255,4 +254,6 @@ def clean_name(raw: str) -> str | None:
 
 
 def _squash(text: str) -> str:
-    return _WHITESPACE.sub("", text)
+    # Not re.sub(r"\s+", "", text): split() cuts at what \s matches, for half the cost (see
+    # `crawler.extract_body._squash`).
+    return "".join(text.split())

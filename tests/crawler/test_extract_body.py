@@ -212,3 +212,26 @@ def test_each_element_s_sums_are_those_of_the_blocks_under_it() -> None:
         assert list(got_scores.items()) == list(scores.items()), path.name
         assert got_prose == prose, path.name
         assert list(elements) == list(scores)
+
+
+def test_split_and_join_cut_at_the_spaces_the_regexes_name() -> None:
+    # Blocks are tidied and lines squashed by split() and join() instead of substitutions, which
+    # gives the same text only where the two agree on what a space is.
+    import re
+    import sys
+
+    from crawler.extract_blocks import _ODD_SPACES, _SPACES
+
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    split_spaces = {c for c in every if c.isspace()}
+    assert {c for c in every if re.fullmatch(r"\s", c)} == split_spaces
+    assert {c for c in every if _ODD_SPACES.fullmatch(c)} == {c for c in every if _SPACES.fullmatch(c)} ^ split_spaces
+    # Tidied either way, a block reads the same.
+    root = lxml.html.fromstring("<div><p>\n 镇政府\u3000通报\u00a0 结果 \t</p><p>\u2028村务\u200b公开\u2028了\ufeff</p></div>")
+    assert [b.text for b in blocks(root)] == ["镇政府 通报 结果", "村务 公开\u2028了"]
+
+
+def test_link_texts_are_the_links_text_content() -> None:
+    root = lxml.html.document_fromstring(
+        "<p><a href='/a'>全镇<b>召开</b> 农村会议</a><a href='/b'>短</a><a href='/c'>镇政府&amp;部署工作</a>尾</p>")
+    assert sorted(link_texts(root)) == sorted(["".join(a.text_content().split()) for a in root.iter("a")][::2])
