@@ -99,19 +99,27 @@ def find_dates(text: str, *, now: datetime, tz: ZoneInfo) -> list[FoundDate]:
         taken.append((item.start, item.end))
         found.append(item)
 
+    # Each pattern but the first is tried only on text holding a character that every match of it
+    # holds (an `in` test, in C): page_date asks about many short lines, and most hold neither a
+    # year-less nor a relative date (0.138 -> 0.098 ms a page on the 191 pages the extraction is
+    # checked on).
     for m in _FULL.finditer(norm):
         add(_absolute(m, int(m["y"]), tz, local_now, yearless=False))
-    for m in _YEARLESS.finditer(norm):
-        add(_absolute(m, local_now.year, tz, local_now, yearless=True))
-    for m in _DAY_WORD.finditer(norm):
-        day = local_now.date() - timedelta(days=_DAY_OFFSETS[m["word"]])
-        add(_at(m, day, tz, local_now, relative=True))
-    for m in _AGO.finditer(norm):
-        n = _WORD_NUMBERS.get(m["n"]) or float(m["n"])
-        seconds = n * _UNIT_SECONDS[m["unit"].rstrip("钟")[-1]]
-        add(FoundDate(m.start(), m.end(), local_now - timedelta(seconds=seconds), True, True))
-    for m in _JUST_NOW.finditer(norm):
-        add(FoundDate(m.start(), m.end(), local_now, True, True))
+    if "月" in norm or ":" in norm:
+        for m in _YEARLESS.finditer(norm):
+            add(_absolute(m, local_now.year, tz, local_now, yearless=True))
+    if "天" in norm or "日" in norm:
+        for m in _DAY_WORD.finditer(norm):
+            day = local_now.date() - timedelta(days=_DAY_OFFSETS[m["word"]])
+            add(_at(m, day, tz, local_now, relative=True))
+    if "前" in norm:
+        for m in _AGO.finditer(norm):
+            n = _WORD_NUMBERS.get(m["n"]) or float(m["n"])
+            seconds = n * _UNIT_SECONDS[m["unit"].rstrip("钟")[-1]]
+            add(FoundDate(m.start(), m.end(), local_now - timedelta(seconds=seconds), True, True))
+    if "刚" in norm:
+        for m in _JUST_NOW.finditer(norm):
+            add(FoundDate(m.start(), m.end(), local_now, True, True))
     return sorted(found, key=lambda f: f.start)
 
 

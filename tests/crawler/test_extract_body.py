@@ -235,3 +235,28 @@ def test_link_texts_are_the_links_text_content() -> None:
     root = lxml.html.document_fromstring(
         "<p><a href='/a'>全镇<b>召开</b> 农村会议</a><a href='/b'>短</a><a href='/c'>镇政府&amp;部署工作</a>尾</p>")
     assert sorted(link_texts(root)) == sorted(["".join(a.text_content().split()) for a in root.iter("a")][::2])
+
+
+def test_the_copyright_line_pattern_is_its_two_halves() -> None:
+    # `_is_furniture` searches the copyright words as an uncased half without IGNORECASE and a cased
+    # half with it: the lines of the one pattern with IGNORECASE only if IGNORECASE changes nothing
+    # in the first half, which is so for characters without case (the regex compiler's own test).
+    import _sre
+    import re
+    import sys
+
+    from crawler.extract_body import _A_OR_C, _COPYRIGHT_CASED, _COPYRIGHT_UNCASED, _is_furniture
+
+    words = (r"版权所有|copyright|©|\(c\)\s*\d{4}|ICP备|ICP证|公网安备|违法和不良信息|all rights reserved|"
+             r"未经授权|不得转载|禁止转载|转载请注明|擅自转载|反侵权|侵权必究|著作权归")
+    assert sorted(f"{_COPYRIGHT_UNCASED.pattern}|{_COPYRIGHT_CASED.pattern}".split("|")) == sorted(words.split("|"))
+    assert not any(_sre.unicode_iscased(ord(c)) for c in _COPYRIGHT_UNCASED.pattern)
+    # Each word of the cased half holds an a or a c, and IGNORECASE matches nothing else to them.
+    assert all(re.search("[ac]", word, re.IGNORECASE) for word in _COPYRIGHT_CASED.pattern.split("|"))
+    ac = re.compile("[ac]", re.IGNORECASE)
+    assert {chr(c) for c in range(sys.maxunicode + 1) if ac.fullmatch(chr(c))} == set("AaCc")
+    assert {chr(c) for c in range(sys.maxunicode + 1) if _A_OR_C.fullmatch(chr(c))} == set("AaCc")
+    one = re.compile(words, re.IGNORECASE)
+    for line in ["Copyright 2024 镇政府", "(C) 2021 某网", "京ICP备12345号", "ALL RIGHTS RESERVED", "未经授权，不得转载",
+                 "©新华网", "镇政府召开会议", "ICP", "c 2021", "a (c)2021 b"]:
+        assert _is_furniture(line) == bool(one.search(line)), line

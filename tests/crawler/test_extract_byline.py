@@ -31,6 +31,15 @@ def test_credit_lines_are_the_lines_author_in_reads() -> None:
         assert author_in(picked, patterns) == author_in(LINES, patterns)
     assert author_in(picked) == "張三"
     assert author_in(picked, EDITOR_PATTERNS) == "王五"
+    # Picked by one search over the lines joined, as one search a line would pick them: a word at a
+    # line's start or end, in adjacent lines, or cut by a line's end is found (or not) alike.
+    from crawler.extract_blocks import fold
+    from crawler.extract_byline import _CREDIT_WORD
+
+    lines = ["作者", "：张三", "记者", "李四 记", "者", "", "by", "b", "y", "编辑", "文：", "发表于", "镇政府通报"]
+    fold_page(lines)
+    assert credit_lines(lines) == [line for line in lines if _CREDIT_WORD.search(fold(line))]
+    assert credit_lines(lines) == ["记者", "by", "编辑", "文：", "发表于"]
 
 
 def test_the_date_scan_finds_what_the_date_pattern_finds() -> None:
