@@ -260,3 +260,21 @@ def test_the_copyright_line_pattern_is_its_two_halves() -> None:
     for line in ["Copyright 2024 镇政府", "(C) 2021 某网", "京ICP备12345号", "ALL RIGHTS RESERVED", "未经授权，不得转载",
                  "©新华网", "镇政府召开会议", "ICP", "c 2021", "a (c)2021 b"]:
         assert _is_furniture(line) == bool(one.search(line)), line
+
+
+def test_a_furniture_box_is_weighed_against_the_text_read_before_it_and_then_the_page() -> None:
+    # The sentences read before a furniture-named box, with its own, bound the page's count from
+    # below: a box after a long story is not held on that alone; otherwise the page's count
+    # decides, scripts included.
+    from crawler.extract_blocks import block_views
+
+    def kept_texts(body: str) -> list[str]:
+        return [b.text for b in block_views(lxml.html.document_fromstring(f"<html><body>{body}</body></html>"))[1]]
+
+    story = f"<p>{P1}</p><p>{P2}</p><p>{P1}</p><p>{P2}</p>"
+    box = "<div class='comment'><p>好。</p><p>很好。</p><p>对。</p></div>"
+    assert kept_texts(story + box) == [P1, P2, P1, P2, "好。", "很好。", "对。"]  # 3 of 7 sentences
+    assert kept_texts(story + "<div class='comment'><p>好。</p><p>很好。</p></div>") == [P1, P2, P1, P2]  # 2 of 6
+    assert kept_texts(box + f"<p>{P1}</p>") == [P1]  # a page of 4 sentences holds no box
+    assert kept_texts(box + f"<p>{P1}</p><p>{P2}</p>") == ["好。", "很好。", "对。", P1, P2]  # 3 of 5
+    assert kept_texts(box + f"<p>{P1}</p><p>{P2}</p><script>var s = '。。。。。。';</script>") == [P1, P2]  # 3 of 11
