@@ -31,7 +31,7 @@ from lxml.html import HtmlElement
 
 from crawler.article import Article
 from crawler.dates import parse_date
-from crawler.extract_blocks import Block, block_views, blocks, fold_page
+from crawler.extract_blocks import Block, block_views, blocks, fold_page, squash
 from crawler.extract_body import (
     choose_body,
     clean_lines,
@@ -193,10 +193,9 @@ def _story_document(root: HtmlElement, container: HtmlElement | None) -> HtmlEle
 
 
 def _find_line(page_blocks: list[Block], line: str) -> int | None:
-    # Squashed by split() and join(), which cut at what a regex's \s matches, for half the cost.
-    key = "".join(line.split())[:15]
+    key = squash(line)[:15]
     for i, block in enumerate(page_blocks):
-        if key and key in "".join(block.text.split()):
+        if key and key in squash(block.text):
             return i
     return None
 

@@ -28,7 +28,7 @@ from operator import add
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extract_blocks import Block, blocks, fold
+from crawler.extract_blocks import Block, blocks, fold, squash
 
 # One body "covers" the other when it holds this share of the other's character bigrams.
 # bench/extraction.py tunes it leave-one-source-out to show whether it is overfitted.
@@ -277,7 +277,7 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
     names, "关注", the byline); after it, a "related stories" or comments heading ends the story.
     """
     out: list[str] = []
-    norm_title = _squash(title)
+    norm_title = squash(title)
     prose_seen = False
     lines_list = list(lines)
     for raw in lines_list:
@@ -291,7 +291,7 @@ def clean_lines(lines: Iterable[str], *, title: str = "") -> list[str]:
             continue
         # (A line is the headline only if it starts and ends as the headline does: most are not
         # squashed at all.)
-        if norm_title and line[0] == norm_title[0] and line[-1] == norm_title[-1] and _squash(line) == norm_title:
+        if norm_title and line[0] == norm_title[0] and line[-1] == norm_title[-1] and squash(line) == norm_title:
             if sum(1 for ln in out if len(ln) > _PARAGRAPH_CHARS and _SENTENCE.search(ln)) < 2:
                 # Above the headline is page header (tickers, channel names), unless a story is there.
                 out.clear()
@@ -343,17 +343,11 @@ def _is_furniture(line: str) -> bool:
     return bool(_SHARE_BAR.match(line)) or bool(_ALONE_WORD.match(line))
 
 
-def _squash(text: str) -> str:
-    # Not re.sub(r"\s+", "", text): a regex's \s is str.isspace(), which is what split() cuts at (a
-    # test checks it), and split() and join() cost half of the substitution.
-    return "".join(text.split())
-
-
 def link_texts(root: HtmlElement) -> list[str]:
     """The squashed text of every link on the page long enough to recognise."""
     # Each link's text as text_content() gives it, through lxml's serializer: text_content() runs an
     # XPath and wraps its answer in a "smart" string, which costs more (a few hundred links a page).
-    texts = {_squash(etree.tostring(a, method="text", encoding="unicode", with_tail=False)) for a in root.iter("a")}
+    texts = {squash(etree.tostring(a, method="text", encoding="unicode", with_tail=False)) for a in root.iter("a")}
     return [t for t in texts if len(t) >= _MIN_LINK_CHARS]
 
 
@@ -362,7 +356,7 @@ def without_link_lines(lines: list[str], links: list[str]) -> list[str]:
     links, and flattens table rows of "related stories" into one line."""
     kept = []
     for line in lines:
-        squashed = _squash(line)
+        squashed = squash(line)
         linked = sum(len(t) for t in links if t in squashed)
         if linked < _NAV_MIN_LINK_DENSITY * len(squashed):
             kept.append(line)
@@ -370,7 +364,7 @@ def without_link_lines(lines: list[str], links: list[str]) -> list[str]:
 
 
 def _bigrams(text: str) -> Counter[str]:
-    s = _squash(text)
+    s = squash(text)
     return Counter(map(add, s, s[1:]))  # each character joined to the next, in C
 
 
@@ -417,8 +411,8 @@ def _between(lines: list[str], first: str, last: str) -> list[str]:
 
 
 def _same_line(a: str, b: str) -> bool:
-    ka, kb = _squash(a)[:12], _squash(b)[:12]
-    return bool(ka) and (ka == kb or (len(kb) >= 6 and kb in _squash(a)))
+    ka, kb = squash(a)[:12], squash(b)[:12]
+    return bool(ka) and (ka == kb or (len(kb) >= 6 and kb in squash(a)))
 
 
 def _prose_chars(lines: list[str]) -> int:

@@ -19,7 +19,7 @@ from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from crawler.dates import FoundDate, find_dates
-from crawler.extract_blocks import Block, fold
+from crawler.extract_blocks import Block, fold, squash
 
 # How far from the headline a byline may sit, in blocks.
 _BEFORE_TITLE = 3
@@ -93,8 +93,8 @@ def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Seque
     (or, for a heading element, contains). Without one, the declared title minus its site suffix.
     """
     declared = [t for t in (*meta_titles, page_title) if t.strip()]
-    refs = [_squash(t) for t in declared]
-    cores = [_squash(strip_site_suffix(t)) for t in declared]
+    refs = [squash(t) for t in declared]
+    cores = [squash(strip_site_suffix(t)) for t in declared]
     longest_core = max((len(c) for c in cores), default=0)
     # Except in a heading, the headline starts as a declared title does: other lines are not squashed.
     openings = {t[0] for t in (*refs, *cores) if t}
@@ -105,7 +105,7 @@ def find_title(page_blocks: Sequence[Block], page_title: str, meta_titles: Seque
             continue  # (the text only loses characters when squashed: too short either way)
         if not block.heading and block.text[0] not in openings:
             continue
-        text = _squash(block.text)
+        text = squash(block.text)
         if len(text) < 4 or len(text) > 80:
             continue
         if text in cores:
@@ -263,9 +263,3 @@ def clean_name(raw: str) -> str | None:
     if not name or _NOT_A_NAME.search(name):
         return None
     return name
-
-
-def _squash(text: str) -> str:
-    # Not re.sub(r"\s+", "", text): split() cuts at what \s matches, for half the cost (see
-    # `crawler.extract_body._squash`).
-    return "".join(text.split())
