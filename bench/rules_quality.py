@@ -30,9 +30,10 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data"
 # rounds of session 4; own_fresh5: its negativity round; own_fresh6: session 5's rules round;
 # own_fresh7 (171 posts) and own_fresh8 (20 long posts): session 6's rules round; own_fresh9
 # (162 posts): session 7's precision round; own_fresh10 (150 posts): session 7b's structural
-# precision round; own_fresh11 (150 posts): session 8's precision round. A file that is absent
-# has no row.
-FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")]
+# precision round; own_fresh11 (150 posts): session 8's precision round; own_fresh12 (164 posts):
+# session 9's round (recruitment and village words off their topics, appointments and party
+# membership told indirectly). A file that is absent has no row.
+FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")]
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
