@@ -139,6 +139,10 @@ def run_job(settings: Settings, source_id: str, db: Database, recheck: list[int]
     }
 
 
+# Objects allocated between two collections of the youngest generation during a crawl (see _lean_run).
+YOUNG_COLLECTION = 10_000
+
+
 @contextmanager
 def _lean_run(log_level: str | int) -> Iterator[None]:
     """Around the crawl, once its long-lived state is built: no log records below `log_level`,
@@ -151,6 +155,11 @@ def _lean_run(log_level: str | int) -> Iterator[None]:
     live as long as the job) was walked by every full collection, about ten in a 2,000-page crawl.
     It is frozen as it is, without a collection first: that found some 2,000 unreachable objects
     among 224,000 and cost 0.12 s of CPU, every crawl, to free them a few seconds early.
+    The youngest generation is collected every `YOUNG_COLLECTION` new objects rather than
+    Python's 700: the requests and pages in flight survive each young collection, and every tenth
+    one walks all that survived again. A 2,000-page crawl made about 400 collections, 0.6-0.7 s
+    of the crawl process's CPU (measured with gc.callbacks, 4 crawls); with 10,000, 16 collections,
+    under 0.1 s. Garbage in cycles waits a little longer.
     Both are undone after, for a caller that goes on (tests run jobs in their own process).
     """
     loggers = [logging.root, logging.getLogger("scrapy")]
@@ -159,11 +168,14 @@ def _lean_run(log_level: str | int) -> Iterator[None]:
         logger.setLevel(log_level)
     frozen_before = gc.get_freeze_count()  # a crawl forked by the job server starts frozen: kept so
     collecting = gc.isenabled()
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
     gc.enable()  # off while the crawl started (`run_main`)
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         if not collecting:
             gc.disable()
         if not frozen_before:

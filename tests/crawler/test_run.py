@@ -101,17 +101,25 @@ def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_bu
     import gc
     import logging
 
-    from crawler.job import _lean_run
+    from crawler.job import YOUNG_COLLECTION, _lean_run
 
     logger = logging.getLogger("scrapy.core.engine")
     before = logging.root.level, logging.getLogger("scrapy").level
     logging.root.setLevel(logging.NOTSET)  # as Scrapy leaves them: every debug line builds a record
     logging.getLogger("scrapy").setLevel(logging.DEBUG)
     full_passes: list[int] = []
+    young: list[int] = []
 
     def collected(phase: str, info: dict[str, int]) -> None:
         if phase == "start" and info["generation"] == 2:
             full_passes.append(1)
+        if phase == "start" and info["generation"] == 0:
+            young.append(1)
+
+    def allocate(n: int) -> list[list[int]]:
+        gc.collect(0)  # the young generation's count starts from nothing
+        young.clear()
+        return [[] for _ in range(n)]
 
     gc.disable()  # as `run_main` leaves it while the crawl starts
     gc.callbacks.append(collected)
@@ -120,8 +128,16 @@ def test_the_crawl_builds_no_records_below_its_log_level_and_collects_garbage_bu
             assert not logger.isEnabledFor(logging.DEBUG) and logger.isEnabledFor(logging.INFO)
             assert gc.get_freeze_count() > 0 and gc.isenabled()
             assert full_passes == []  # frozen as it is: no pass over the whole startup state
+            thresholds = gc.get_threshold()
+            kept = allocate(5_000)
+            assert young == [], "the young generation is collected every YOUNG_COLLECTION objects, not 700"
+            assert thresholds[0] == YOUNG_COLLECTION > 5_000
         assert logger.isEnabledFor(logging.DEBUG)
         assert gc.get_freeze_count() == 0 and not gc.isenabled()
+        gc.enable()
+        kept = allocate(5_000)
+        assert young, "Python's own thresholds are back after the crawl"
+        del kept
     finally:
         gc.callbacks.remove(collected)
         gc.enable()
