@@ -117,6 +117,7 @@ def bare_crawl(settings_path: str) -> int:
     source = settings.source("bench")
     knobs = scrapy_settings(settings, source)
     knobs.pop("DOWNLOADER_MIDDLEWARES")
+    knobs.pop("DOWNLOADER_MIDDLEWARES_BASE")  # Scrapy's own: its robots.txt and retry middlewares
     knobs.pop("ITEM_PIPELINES")
     knobs["LOG_LEVEL"] = "WARNING"
     counted = {"pages": 0}

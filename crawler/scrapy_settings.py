@@ -14,22 +14,32 @@ import yuqing
 from yuqing.config import Settings, SourceSettings
 
 # Downloader middlewares, by Scrapy's priorities: ours sit next to the built-ins they replace.
-# Built-ins that could never act in our crawls are left out (None: not even imported), since each
-# one enabled is called for every request or response: offsite (our spiders set no
-# `allowed_domains`: the `follow` regex and the address guard decide), HTTP auth (no credentials,
-# ever) and cookies (off: public pages only, no sessions; its module imports tldextract, 0.1 s of
-# CPU a crawl).
+# Built-ins that could never act in our crawls are left out, since each one enabled is called for
+# every request or response: offsite (our spiders set no `allowed_domains`: the `follow` regex and
+# the address guard decide), HTTP auth (no credentials, ever) and cookies (off: public pages only,
+# no sessions). They leave Scrapy's base list (`_without`) rather than being set to None: Scrapy
+# 2.19 imports every name of both lists, a None one too, and the cookies module imports
+# tldextract and requests (0.08 s of every crawl's CPU, before the first request).
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
     "crawler.middlewares.AddressGuardMiddleware": 40,  # first (before offsite): nothing private is ever fetched
     "crawler.middlewares.RobotsMiddleware": 100,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
+# The built-ins ours replace (robots.txt, retries) or that never act (above).
+LEFT_OUT_DOWNLOADER_MIDDLEWARES = frozenset({
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware",
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+})
+# Extensions never loaded: the remote control (below) and the telnet console (off; its module
+# imports twisted.conch).
+LEFT_OUT_EXTENSIONS = frozenset({
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+})
 
 # Spider middlewares left out, each of which saw every request and item a callback yields:
 # referer (a Referer header is no part of crawling politely), depth (no depth limit: `max_pages`
@@ -93,7 +103,8 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         # module imports aiohttp (0.1 s of CPU per crawl) before it finds itself disabled, and
         # Scrapy loads every name in EXTENSIONS, a None one too, so it leaves the base list.
         "REMOTE_CONTROL_ENABLED": False,
-        "EXTENSIONS_BASE": _extensions_base(),
+        "EXTENSIONS_BASE": _without("EXTENSIONS_BASE", LEFT_OUT_EXTENSIONS),
+        "DOWNLOADER_MIDDLEWARES_BASE": _without("DOWNLOADER_MIDDLEWARES_BASE", LEFT_OUT_DOWNLOADER_MIDDLEWARES),
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "SPIDER_MIDDLEWARES": SPIDER_MIDDLEWARES,
         # Scrapy reads a generator callback's source (and parses it) to warn about a `return value`
@@ -109,7 +120,8 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
     }
 
 
-def _extensions_base() -> dict[str, int | None]:
-    from scrapy.settings.default_settings import EXTENSIONS_BASE
+def _without(base: str, left_out: frozenset[str]) -> dict[str, int | None]:
+    """Scrapy's default `base` list of components without those `left_out`."""
+    from scrapy.settings import default_settings
 
-    return {name: order for name, order in EXTENSIONS_BASE.items() if not name.endswith(".RemoteControl")}
+    return {name: order for name, order in getattr(default_settings, base).items() if name not in left_out}
