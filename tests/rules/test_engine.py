@@ -14,6 +14,7 @@ import random
 import pytest
 
 from rules.engine import RuleSet
+from rules.normalise import _FULLWIDTH_MAP, _JUNK_BETWEEN_HAN, Normaliser
 
 FILLER = ["的", "了", "我们", "今天", "这个", "说", "，", "。", "！", "？", "!", " ", "村", "A", "“", "”", "《", "》", "吗", "\n"]
 
@@ -91,3 +92,32 @@ def test_the_scan_folds_as_the_normaliser_does(shipped: RuleSet) -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
         n, _matches, _cues, _trigger, folded = _scan(shipped, text)
         assert (n, folded) == shipped.normaliser.fold(text), text
+
+
+def _fold_the_general_way(normaliser: Normaliser, text: str) -> tuple[str, str]:
+    """`Normaliser.fold` as it was written first: every step over the whole text, junk removed by
+    one sub over all of it (what the shortcuts of `fold_from` must give)."""
+    s = text
+    if normaliser._traditional.intersection(s):
+        s = normaliser._folder.convert(s)
+    s = "".join(_FULLWIDTH_MAP.get(c, c) for c in s)
+    if any("A" <= c <= "Z" or "\uff21" <= c <= "\uff3a" for c in text):  # (other capitals stay: Σ)
+        lowered = s.lower()
+        s = lowered if len(lowered) == len(s) else "".join(c.lower() if c.isascii() else c for c in s)
+    removed = _JUNK_BETWEEN_HAN.sub("", s)
+    return (s, "") if removed == s else (removed, s)
+
+
+def test_fold_gives_what_every_step_over_the_whole_text_gives(shipped: RuleSet) -> None:
+    """`fold_from` looks for junk from the first character that needs work and subs from the first
+    run to remove (the general way for a text OpenCC converts): the same texts as every step over
+    the whole text, with junk runs at the start, the end, before and after that character, and
+    Traditional, full-width and upper-case characters before or after them."""
+    normaliser = shipped.normaliser
+    rng = random.Random(13)
+    pieces = ["干部", "幹部", "提拔", "了", "ＡＢ", "ab", "AB", "Σ", " ", "  ", "·", "*", ".", "\n", "~", "\u3000", "＃", "＠", "，",
+              "。", "🙏", "\u200b", "１２", "乾隆", "2023", "x", "İ"]
+    texts = ["干 部", " 干部", "干部 ", "干\u3000部", "干＃部", "Ａ干 部", "幹 部", "幹部 提 拔", "a 干", "干部 a", "干 .部", "干. 部"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    for text in texts:
+        assert normaliser.fold(text) == _fold_the_general_way(normaliser, text), text
