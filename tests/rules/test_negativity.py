@@ -440,3 +440,34 @@ def test_together_prefilter_lanes_hold_every_cue(tmp_path: Path) -> None:
     assert not flagged("局长", "小舅子") and not flagged("说是") and not flagged("小舅子", "提拔", "说是")
     assert flagged("局长", "小舅子", "提拔") and flagged("说是", "结果") and flagged("书记", "结果") and flagged("局长", "结果")
     assert model.score("说是公开招聘，结果早就定了人。").negative
+
+
+def test_the_one_pass_tests_negation_as_negated_does_at_the_edges_of_its_windows(shipped: RuleSet) -> None:
+    """`negated` looks back over two windows (a rule negator or title mark in the 30 characters
+    before the cue, a negator in its `negation_window`): cues with a negator, a rule negator and a
+    title mark at every distance around those edges, a clause break or a closed title between, and
+    found once or twice, get the general loop's verdict from `evaluate_matches`."""
+    from rules.engine import _scan
+
+    model = shipped._stream_negativity
+    general = model._evaluate_parts
+    cues = ["暗箱操作", "猫腻", "内定"]  # cues a negator may cancel
+    before = ["没有", "不", "严禁", "杜绝", "《", "如果", "防止"]
+    fillers = ["的", "事情", "，", "、", "。", "》", "吗？"]
+    texts = []
+    for cue in cues:
+        for word in before:
+            for gap in range(0, 34):
+                for filler in fillers:
+                    body = (filler * gap)[:gap]
+                    texts.append(f"{word}{body}{cue}，还有{cues[0]}")
+                    texts.append(f"这次{word}{body}{cue}{cue}")
+    assert len(texts) > 3000
+    negated = 0
+    for text in texts:
+        n, matches, hits, _, _ = _scan(shipped, text)
+        assert len(matches) > 1
+        verdict = model.evaluate_matches(n, matches, shipped._cue_table)
+        assert verdict == general([(n, hits)]), text
+        negated += any(r.startswith("not counted") for r in verdict[2])
+    assert 300 < negated < len(texts) - 300  # both ways, many times
