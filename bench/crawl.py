@@ -12,8 +12,10 @@ project's own fixture and demo pages), reached from paged lists of 50 links each
 Both count every page they downloaded (list pages too, robots.txt not). CPU is that of the crawl
 process and everything it started (our extraction workers are joined before the job ends, so
 their time is in it), not the site server's. The machine is shared: the two spiders run in
-alternation, `--rounds` times (default 3), and the median round of each is compared. CPU per page
-moves much less with other load than pages per second.
+alternation, `--rounds` times (default 5: one crawl's rate moves by 15% from one round to the next
+on this 2-core virtual machine, and the median of three still moved by 0.06x from run to run), and
+the median round of each is compared. CPU per page moves much less with other load than pages per
+second.
 
 A third row, "daemon", is our same crawl as the daemon runs it (`yuqing daemon`): its crawl
 processes are forked from the job server (`python -m crawler.job --serve`, scheduler.JobServer),
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(bare_crawl(argv[1]))
         return 0
     parser = argparse.ArgumentParser(prog="python -m bench crawl")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/ours rounds (median reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating bare/ours rounds (median reported)")
     parser.add_argument("--workers", help="crawl.extract_workers for our crawl (default: the settings default)")
     args = parser.parse_args(argv)
     pages = source_pages()
