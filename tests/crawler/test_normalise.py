@@ -391,10 +391,16 @@ def test_extraction_workers_are_forked_by_a_starter_that_holds_none_of_the_crawl
         # Read once the process holds one socket: a worker just forked (or the starter between a
         # fork and closing that worker's socket) holds more for a moment, longer on a loaded
         # machine. A file it never closes still shows after the deadline.
+        # A descriptor listed and closed before it is read is such a moment too: read again.
         deadline = time.monotonic() + 10
         while True:
-            held = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
-            if sum(f.startswith("socket:") for f in held) <= 1 or time.monotonic() > deadline:
+            try:
+                held = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+            except FileNotFoundError:
+                if time.monotonic() > deadline:
+                    raise  # not a moment: the process is gone
+                held = None
+            if held is not None and (sum(f.startswith("socket:") for f in held) <= 1 or time.monotonic() > deadline):
                 return held
             time.sleep(0.01)
 
