@@ -64,13 +64,16 @@ def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
-def fit(x: sparse.csr_matrix, offset: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+def fit(x: sparse.csr_matrix, offset: np.ndarray | float, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression: weights and bias, on top of a fixed `offset` in log-odds
+    (the lexicon's, here; 0.0 for a model of its own, as bench/train_topics.py fits)."""
+
     def loss(wb: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = wb[:-1], wb[-1]
         z = x @ w + b + offset
         p = 1.0 / (1.0 + np.exp(-z))
-        value = float(np.sum(np.logaddexp(0.0, z) - y * z) + L2 * w @ w / 2)
-        return value, np.append(x.T @ (p - y) + L2 * w, np.sum(p - y))
+        value = float(np.sum(np.logaddexp(0.0, z) - y * z) + l2 * w @ w / 2)
+        return value, np.append(x.T @ (p - y) + l2 * w, np.sum(p - y))
 
     r = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B")
     return r.x[:-1], float(r.x[-1])

@@ -48,9 +48,9 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import minimize
 
 from bench.rules_quality import DEV, FROZEN, OWN, held_back, score
+from bench.train_negativity import fit, load
 
 MIN_COUNT = 2
 L2 = 1.0
@@ -61,10 +61,6 @@ SEEDS = ("cv", "s2", "s3")
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
 # Characters that never make part of a character feature (they separate clauses, not words).
 _SEPARATORS = frozenset("，。！？、：；“”‘’（）《》【】,.!?:;()'\" \n\t…—-#@/|~")
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
 def char_features(texts: Sequence[str]) -> set[str]:
@@ -141,24 +137,13 @@ def matrix(rows: list[set[str]], vocab: dict[str, int]) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(rows), len(vocab)))
 
 
-def fit(x: sparse.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float]:
-    def loss(wb: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = wb[:-1], wb[-1]
-        z = x @ w + b
-        p = 1.0 / (1.0 + np.exp(-z))
-        return float(np.sum(np.logaddexp(0.0, z) - y * z) + L2 * w @ w / 2), np.append(x.T @ (p - y) + L2 * w, np.sum(p - y))
-
-    r = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B")
-    return r.x[:-1], float(r.x[-1])
-
-
 def train(rows: list[set[str]], y: np.ndarray) -> tuple[dict[str, float], float]:
     """Fit on every feature seen MIN_COUNT times, keep the TOP by |weight|, refit on them."""
     seen = Counter(f for found in rows for f in found)
     names = sorted(f for f, c in seen.items() if c >= MIN_COUNT)
-    w, _ = fit(matrix(rows, {f: i for i, f in enumerate(names)}), y)
+    w, _ = fit(matrix(rows, {f: i for i, f in enumerate(names)}), 0.0, y, l2=L2)
     keep = [names[i] for i in sorted(np.argsort(-np.abs(w), kind="stable")[:TOP].tolist())]
-    w, b = fit(matrix(rows, {f: i for i, f in enumerate(keep)}), y)
+    w, b = fit(matrix(rows, {f: i for i, f in enumerate(keep)}), 0.0, y, l2=L2)
     return {f: float(w[i]) for i, f in enumerate(keep)}, b
 
 
