@@ -399,9 +399,9 @@ def test_extraction_workers_are_forked_by_a_starter_that_holds_none_of_the_crawl
             except FileNotFoundError:
                 if time.monotonic() > deadline:
                     raise  # not a moment: the process is gone
-                held = None
-            if held is not None and (sum(f.startswith("socket:") for f in held) <= 1 or time.monotonic() > deadline):
-                return held
+            else:
+                if sum(f.startswith("socket:") for f in held) <= 1 or time.monotonic() > deadline:
+                    return held
             time.sleep(0.01)
 
     async def read() -> tuple[int, list[int], list[str], list[list[str]]]:
