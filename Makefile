@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Reinstalled only when pyproject.toml changes, so a second `make` is fast.
-$(STAMP): pyproject.toml
+# Reinstalled only when pyproject.toml or the compiled block walk changes, so a second `make` is fast.
+$(STAMP): pyproject.toml setup.py crawler/_blockwalk.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     site, n_pages, n_lists = build_site(pages)
     origin = "corpus news_html" if CORPUS.is_dir() else "project fixture pages (corpus absent)"
     print(f"site: {n_pages} article pages ({len(pages)} distinct, from {origin}) + {n_lists} list pages")
+    from crawler.extract_blocks import WALK
+
+    print(f"extraction's block walk: {WALK}")
     workers = f", extract_workers: {args.workers}" if args.workers is not None else ""
     daemon = Daemon()
     print(f"job server (the daemon's): preloaded in {daemon.preload:.1f} s CPU, once")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import opencc
 from lxml import etree
@@ -100,7 +101,21 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     to the first view; the second view reads exactly what `blocks(root, furniture=True)` always
     read: the skipped element gives no text and no block boundary, its tail stays with its parent.
     Without `furniture` nothing is skipped and both lists hold the same blocks.
+
+    The walk is `crawler._blockwalk`'s, compiled, where the install built it (half the cost); else,
+    or on a node that it leaves to Python, `python_block_views`, which gives the same blocks.
     """
+    if _compiled is not None:
+        try:
+            return _compiled.walk(root, furniture, Block, _ODD_SPACES, _SPACES, _FurnitureNames(), _text_of,
+                                  _sentence_ends, _KEEP_SHARE, _KEEP_MIN_SENTENCES)
+        except _compiled.Unsupported:
+            pass
+    return python_block_views(root, furniture=furniture)
+
+
+def python_block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Block], list[Block]]:
+    """`block_views` walked in Python (lxml's iterwalk): the reference the compiled walk follows."""
     every: list[Block] = []
     kept: list[Block] = []
     # Pending text of the current block in each view, and its link characters. Whitespace is kept
@@ -225,6 +240,20 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
                 links[1] += n
     flush(False)
     return every, kept
+
+
+def _load_compiled() -> Any:
+    try:
+        from crawler import _blockwalk
+    except ImportError:  # not built: no compiler where it was installed (see setup.py)
+        return None
+    _blockwalk.configure(_DROP_TAGS, _BLOCK_TAGS, _HEADINGS, _NEVER_FURNITURE)
+    return _blockwalk
+
+
+_compiled = _load_compiled()
+# Which walk `block_views` takes, for the benchmark's report.
+WALK = "compiled" if _compiled is not None else "Python (crawler/_blockwalk.pyx not built)"
 
 
 def _text_of(el: HtmlElement) -> str:
