@@ -5,6 +5,8 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
+LXML_VERSION: str
+
 class Unsupported(Exception): ...
 
 def configure(drop_tags: frozenset[str], block_tags: frozenset[str], headings: frozenset[str],

@@ -17,10 +17,15 @@ page in Python.
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport strlen
 from lxml.includes cimport tree
-from lxml.includes.etreepublic cimport _Document, _Element, attributeValueFromNsName, elementFactory, import_lxml__etree
+from lxml.includes.etreepublic cimport (
+    LXML_VERSION_STRING, _Document, _Element, attributeValueFromNsName, elementFactory, import_lxml__etree,
+)
 from lxml.includes.tree cimport const_xmlChar, xmlNode
 
 import_lxml__etree()
+
+# The lxml whose headers this was compiled against: its element and node layouts are read here.
+LXML_VERSION = LXML_VERSION_STRING.decode()
 
 
 class Unsupported(Exception):

@@ -242,18 +242,21 @@ def python_block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[li
     return every, kept
 
 
-def _load_compiled() -> Any:
+def _load_compiled() -> tuple[Any, str]:
+    """The compiled walk and "compiled", or None and why the Python walk is used."""
     try:
         from crawler import _blockwalk
     except ImportError:  # not built: no compiler where it was installed (see setup.py)
-        return None
+        return None, "Python (crawler/_blockwalk.pyx not built)"
+    if _blockwalk.LXML_VERSION.split(".")[0] != etree.__version__.split(".")[0]:
+        # Built against another major version of lxml, whose element layout may differ: rebuild
+        # (`make install`, or `pip install -e .`) to have it again.
+        return None, f"Python (crawler/_blockwalk.pyx was built for lxml {_blockwalk.LXML_VERSION}, not {etree.__version__})"
     _blockwalk.configure(_DROP_TAGS, _BLOCK_TAGS, _HEADINGS, _NEVER_FURNITURE)
-    return _blockwalk
+    return _blockwalk, "compiled"
 
 
-_compiled = _load_compiled()
-# Which walk `block_views` takes, for the benchmark's report.
-WALK = "compiled" if _compiled is not None else "Python (crawler/_blockwalk.pyx not built)"
+_compiled, WALK = _load_compiled()  # WALK: which walk `block_views` takes, for the benchmark's report
 
 
 def _text_of(el: HtmlElement) -> str:

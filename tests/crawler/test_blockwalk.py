@@ -119,3 +119,13 @@ def test_the_walk_starts_from_any_element() -> None:
     span = root.find(".//span")
     assert assert_same(span) == 1
     assert [(b.text, b.owner) for b in block_views(span)[0]] == [("甲乙", span)]
+
+
+def test_a_walk_built_for_another_lxml_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = compiled()
+    monkeypatch.setattr(module, "LXML_VERSION", "99.0.0")
+    walk_module, why = extract_blocks._load_compiled()
+    assert walk_module is None
+    assert why == f"Python (crawler/_blockwalk.pyx was built for lxml 99.0.0, not {etree.__version__})"
+    monkeypatch.undo()
+    assert extract_blocks._load_compiled() == (module, "compiled")
