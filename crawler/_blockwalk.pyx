@@ -142,8 +142,7 @@ cdef class _Walk:
             self.links_kept = 0
 
 
-def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_names, text_of, sentence_ends,
-         double keep_share, int keep_min_sentences):
+def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_names, hides):
     """(every block, furniture skipped): see `extract_blocks.block_views`."""
     cdef _Walk w = _Walk()
     w.every, w.kept, w.parts, w.kept_parts = [], [], [], []
@@ -153,8 +152,7 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
     cdef xmlNode* top = root._c_node
     w.owner = top
     w.owner_kinds = _kinds(top)
-    cdef Py_ssize_t sentences = -1, read_ends = 0, counted = 0, ends, n
-    cdef bint link = False, hidden = False, held
+    cdef bint link = False, hidden = False
     cdef xmlNode* link_opener = NULL
     cdef xmlNode* hider = NULL
     cdef xmlNode* node = top
@@ -162,7 +160,6 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
     cdef xmlNode* up
     cdef int kinds
     cdef bint descend
-    cdef list every = w.every
 
     while True:
         # `node` starts (an element) or is a comment or processing instruction.
@@ -174,19 +171,9 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
                 if furniture and not hidden and node is not top and not kinds & NEVER_FURNITURE:
                     cls = attributeValueFromNsName(node, NULL, <const_xmlChar*>b"class")
                     ident = attributeValueFromNsName(node, NULL, <const_xmlChar*>b"id")
-                    if (cls or ident) and furniture_names[f"{cls or ''} {ident or ''}"]:
-                        ends = sentence_ends(text_of(elementFactory(w.doc, node)))
-                        held = ends >= keep_share * keep_min_sentences
-                        if held and sentences < 0:
-                            read_ends += sentence_ends("".join([b.text for b in every[counted:]]))
-                            counted = len(every)
-                            held = ends >= keep_share * (read_ends + sentence_ends("".join(w.parts)) + ends)
-                        if held:
-                            if sentences < 0:
-                                sentences = sentence_ends(text_of(root))
-                            held = sentences >= keep_min_sentences and ends >= keep_share * sentences
-                        if not held:
-                            hider, hidden = node, True
+                    if (cls or ident) and furniture_names[f"{cls or ''} {ident or ''}"] and hides(
+                            elementFactory(w.doc, node), w.every, w.parts):
+                        hider, hidden = node, True
                 if kinds & BLOCK:
                     if w.parts or w.kept_parts:
                         w.flush(hidden)

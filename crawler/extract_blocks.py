@@ -107,8 +107,7 @@ def block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[list[Bloc
     """
     if _compiled is not None:
         try:
-            return _compiled.walk(root, furniture, Block, _ODD_SPACES, _SPACES, _FurnitureNames(), _text_of,
-                                  _sentence_ends, _KEEP_SHARE, _KEEP_MIN_SENTENCES)
+            return _compiled.walk(root, furniture, Block, _ODD_SPACES, _SPACES, _FurnitureNames(), _Boxes(root).hides)
         except _compiled.Unsupported:
             pass
     return python_block_views(root, furniture=furniture)
@@ -166,9 +165,7 @@ def python_block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[li
     # Comments and processing instructions come as events of their own: they give no text, their
     # tails do.
     drop_tags, block_tags = _DROP_TAGS, _BLOCK_TAGS
-    sentences = -1  # the page's sentence count, counted when first needed
-    read_ends, counted = 0, 0  # the sentence count of the first `counted` blocks of `every`
-    named = _FurnitureNames()
+    named, boxes = _FurnitureNames(), _Boxes(root)
     link, hidden = False, False  # inside the element being read
     link_opener: HtmlElement | None = None  # the outermost open <a>
     hider: HtmlElement | None = None  # the open furniture element that hides its text
@@ -181,26 +178,8 @@ def python_block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[li
                 continue
             if furniture and not hidden and el is not root and tag not in _NEVER_FURNITURE:
                 cls, ident = el.get("class"), el.get("id")
-                if (cls or ident) and named[f"{cls or ''} {ident or ''}"]:
-                    ends = _sentence_ends(_text_of(el))
-                    # A box too small to hold the share of any page that counts is not held: the
-                    # page's own count (all of its text) is then never needed, as on most pages.
-                    held = ends >= _KEEP_SHARE * _KEEP_MIN_SENTENCES
-                    if held and sentences < 0:
-                        # The text read so far lies outside the box: with the box's own count, a
-                        # lower bound of the page's, which for most boxes already says that the box
-                        # holds too small a share (166 of the 217 on the corpus pages). The page's
-                        # count, all of its text with its scripts, is then never needed on 30 of
-                        # the 58 corpus pages that needed it (the walk: 13.50M -> 13.17M a page).
-                        read_ends += _sentence_ends("".join(b.text for b in every[counted:]))
-                        counted = len(every)
-                        held = ends >= _KEEP_SHARE * (read_ends + _sentence_ends("".join(parts)) + ends)
-                    if held:
-                        if sentences < 0:
-                            sentences = _sentence_ends(_text_of(root))
-                        held = sentences >= _KEEP_MIN_SENTENCES and ends >= _KEEP_SHARE * sentences
-                    if not held:
-                        hider, hidden = el, True
+                if (cls or ident) and named[f"{cls or ''} {ident or ''}"] and boxes.hides(el, every, parts):
+                    hider, hidden = el, True
             if tag in block_tags:
                 if parts or kept_parts:
                     flush(hidden)
@@ -240,6 +219,38 @@ def python_block_views(root: HtmlElement, *, furniture: bool = True) -> tuple[li
                 links[1] += n
     flush(False)
     return every, kept
+
+
+class _Boxes:
+    """Whether a furniture-named element of one page (`block_views`) hides its text: not when it
+    holds a large share of the page's sentences. The page's count is counted only as far as a box's
+    decision needs it."""
+
+    def __init__(self, root: HtmlElement) -> None:
+        self.root = root
+        self.sentences = -1  # the page's sentence count, counted when first needed
+        self.read_ends, self.counted = 0, 0  # the sentence count of the first `counted` blocks of `every`
+
+    def hides(self, box: HtmlElement, every: list[Block], parts: list[str]) -> bool:
+        """`every`: the blocks cut so far; `parts`: the pending block's text."""
+        ends = _sentence_ends(_text_of(box))
+        # A box too small to hold the share of any page that counts is not held: the page's own
+        # count (all of its text) is then never needed, as on most pages.
+        held = ends >= _KEEP_SHARE * _KEEP_MIN_SENTENCES
+        if held and self.sentences < 0:
+            # The text read so far lies outside the box: with the box's own count, a lower bound of
+            # the page's, which for most boxes already says that the box holds too small a share
+            # (166 of the 217 on the corpus pages). The page's count, all of its text with its
+            # scripts, is then never needed on 30 of the 58 corpus pages that needed it (the walk:
+            # 13.50M -> 13.17M instructions a page).
+            self.read_ends += _sentence_ends("".join(b.text for b in every[self.counted :]))
+            self.counted = len(every)
+            held = ends >= _KEEP_SHARE * (self.read_ends + _sentence_ends("".join(parts)) + ends)
+        if held:
+            if self.sentences < 0:
+                self.sentences = _sentence_ends(_text_of(self.root))
+            held = self.sentences >= _KEEP_MIN_SENTENCES and ends >= _KEEP_SHARE * self.sentences
+        return not held
 
 
 def _load_compiled() -> tuple[Any, str]:

@@ -27,8 +27,7 @@ def compiled() -> Any:
 def walk(root: Any, furniture: bool) -> tuple[list[Block], list[Block]]:
     module = compiled()
     return module.walk(root, furniture, Block, extract_blocks._ODD_SPACES, extract_blocks._SPACES,  # type: ignore[no-any-return]
-                       extract_blocks._FurnitureNames(), extract_blocks._text_of, extract_blocks._sentence_ends,
-                       extract_blocks._KEEP_SHARE, extract_blocks._KEEP_MIN_SENTENCES)
+                       extract_blocks._FurnitureNames(), extract_blocks._Boxes(root).hides)
 
 
 def described(views: tuple[list[Block], list[Block]]) -> list[list[tuple[Any, ...]]]:
