@@ -15,6 +15,7 @@ page in Python.
 """
 
 from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, realloc
 from libc.string cimport strlen
 from lxml.includes cimport tree
 from lxml.includes.etreepublic cimport (
@@ -55,7 +56,9 @@ def configure(frozenset drop_tags, frozenset block_tags, frozenset headings, fro
             _KIND_OF[name] = _KIND_OF.get(name, 0) | kind
 
 
-cdef dict _name_kinds = {}  # name -> kinds, for every name met (a few dozen): built once a name
+cdef dict _name_kinds = {}  # name -> kinds, for every name met (a few dozen a site): built once a name
+# A page of made-up tag names by the thousand must not grow that cache without end.
+cdef Py_ssize_t _MAX_NAMES = 4096
 
 
 cdef inline int _kinds(xmlNode* node) except -1:
@@ -65,6 +68,8 @@ cdef inline int _kinds(xmlNode* node) except -1:
     found = _name_kinds.get(name)
     if found is not None:
         return found
+    if len(_name_kinds) >= _MAX_NAMES:
+        _name_kinds.clear()
     kinds = _KIND_OF.get(name, 0) & ~DROP
     # The Python walk: `tag in drop_tags or (not tag.islower() and tag.lower() in drop_tags)`.
     if name in _DROP_TAGS or (not name.islower() and name.lower() in _DROP_TAGS):
@@ -103,8 +108,32 @@ cdef class _Walk:
     cdef Py_ssize_t links_every, links_kept
     cdef object Block, odd_spaces, spaces
     cdef _Document doc
-    cdef xmlNode* owner
+    cdef xmlNode* owner  # the innermost open block element (the walk's root when none is open)
     cdef int owner_kinds
+    # The open block elements, innermost last: `owner` again when one ends.
+    cdef xmlNode** owners
+    cdef Py_ssize_t depth, room
+
+    def __dealloc__(self):
+        free(self.owners)
+
+    cdef int open_block(self, xmlNode* node, int kinds) except -1:
+        cdef xmlNode** grown
+        if self.depth == self.room:
+            grown = <xmlNode**>realloc(self.owners, (self.room * 2 + 64) * sizeof(xmlNode*))
+            if grown is NULL:
+                raise MemoryError()
+            self.owners, self.room = grown, self.room * 2 + 64
+        self.owners[self.depth] = node
+        self.depth += 1
+        self.owner, self.owner_kinds = node, kinds
+        return 0
+
+    cdef int close_block(self, xmlNode* top) except -1:
+        self.depth -= 1
+        self.owner = self.owners[self.depth - 1] if self.depth > 0 else top
+        self.owner_kinds = _kinds(self.owner)
+        return 0
 
     cdef object make(self, list pieces, Py_ssize_t link_chars):
         text = "".join(pieces)
@@ -157,7 +186,6 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
     cdef xmlNode* hider = NULL
     cdef xmlNode* node = top
     cdef xmlNode* at
-    cdef xmlNode* up
     cdef int kinds
     cdef bint descend
 
@@ -177,7 +205,7 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
                 if kinds & BLOCK:
                     if w.parts or w.kept_parts:
                         w.flush(hidden)
-                    w.owner, w.owner_kinds = node, kinds
+                    w.open_block(node, kinds)
                 if not link and kinds & ANCHOR:
                     link, link_opener = True, node
                 at = node.children
@@ -196,10 +224,7 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
                 if node is w.owner:
                     if w.parts or w.kept_parts:
                         w.flush(hidden)
-                    up = node.parent
-                    while up is not top and not _kinds(up) & BLOCK:
-                        up = up.parent
-                    w.owner, w.owner_kinds = up, _kinds(up)
+                    w.close_block(top)
                 if node is hider:
                     hidden, hider = False, NULL
                 if node is link_opener:

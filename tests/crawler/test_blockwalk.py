@@ -128,3 +128,20 @@ def test_a_walk_built_for_another_lxml_is_not_used(monkeypatch: pytest.MonkeyPat
     assert why == f"Python (crawler/_blockwalk.pyx was built for lxml 99.0.0, not {etree.__version__})"
     monkeypatch.undo()
     assert extract_blocks._load_compiled() == (module, "compiled")
+
+
+def test_deep_nesting_and_many_tag_names() -> None:
+    # Made by hand (the parser caps its depth): blocks 2,000 inline elements deep, and a page of
+    # 5,000 made-up tag names (more than the compiled walk keeps kinds of: its cache starts afresh).
+    root = lxml.html.document_fromstring("<html><body><div>甲</div></body></html>")
+    inner = root.find("body")
+    for depth in range(2000):
+        inner = etree.SubElement(inner, "span")
+        if depth % 100 == 0:
+            etree.SubElement(inner, "div").text = f"层{depth}"
+            inner.text = "内"
+    inner.text = "底"
+    tags = etree.SubElement(root.find("body"), "section")
+    for n in range(5000):
+        etree.SubElement(tags, f"x-tag{n}").text = f"名{n}"
+    assert assert_same(root) > 20
