@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import opencc
@@ -259,6 +260,11 @@ def _load_compiled() -> tuple[Any, str]:
         from crawler import _blockwalk
     except ImportError:  # not built: no compiler where it was installed (see setup.py)
         return None, "Python (crawler/_blockwalk.pyx not built)"
+    source = Path(__file__).with_name("_blockwalk.pyx")
+    if source.exists() and source.stat().st_mtime > Path(_blockwalk.__file__).stat().st_mtime:
+        # A checkout whose walk changed since it was built (a pull without `make install`): the
+        # old build may not take what this module passes.
+        return None, "Python (crawler/_blockwalk.pyx changed since it was built: `make install` rebuilds it)"
     if _blockwalk.LXML_VERSION.split(".")[0] != etree.__version__.split(".")[0]:
         # Built against another major version of lxml, whose element layout may differ: rebuild
         # (`make install`, or `pip install -e .`) to have it again.

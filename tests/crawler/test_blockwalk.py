@@ -145,3 +145,19 @@ def test_deep_nesting_and_many_tag_names() -> None:
     for n in range(5000):
         etree.SubElement(tags, f"x-tag{n}").text = f"名{n}"
     assert assert_same(root) > 20
+
+
+def test_a_walk_older_than_its_source_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    module = compiled()
+    built = Path(module.__file__)
+    # A copy of the build, older than the .pyx beside it: a checkout pulled without a rebuild.
+    old = tmp_path / built.name
+    old.write_bytes(b"")
+    os.utime(old, (0, 0))
+    monkeypatch.setattr(module, "__file__", str(old))
+    assert extract_blocks._load_compiled() == (
+        None, "Python (crawler/_blockwalk.pyx changed since it was built: `make install` rebuilds it)")
+    monkeypatch.undo()
+    assert extract_blocks._load_compiled() == (module, "compiled")
