@@ -25,6 +25,10 @@ that of the handing-over process and of the crawl process the server forked (wit
 read from the server's reaped children. "ours" stays the cold process that `yuqing crawl` from
 cron starts, imports and all, as the bare spider is.
 
+`--walk-ab` adds a fourth row, "ours-py": our cold crawl with extraction's block walk in Python
+(`YUQING_BLOCK_WALK=python`) where the compiled one (`crawler/_blockwalk.pyx`) is built, so that
+the walk's share is measured in the same rounds.
+
 Printed: per round and the median: pages, seconds, pages/s and CPU ms per page of each, and
 ours/bare and daemon/bare. Goal: ours >= 0.5x. `python -m bench.crawl --workers N` sets `crawl.extract_workers`
 (default: the settings' default, "auto"; `python -m bench crawl` passes no options).
@@ -92,6 +96,17 @@ sources:
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_ours_python_walk(settings_path: Path) -> tuple[int, float, float]:
+    """`run_ours` with extraction's block walk in Python (`--walk-ab`)."""
+    from crawler.extract_blocks import WALK_ENV
+
+    os.environ[WALK_ENV] = "python"  # read by the crawl process and its workers when they import it
+    try:
+        return run_ours(settings_path)
+    finally:
+        os.environ.pop(WALK_ENV)
 
 
 def run_ours(settings_path: Path) -> tuple[int, float, float]:
@@ -231,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench crawl")
     parser.add_argument("--rounds", type=int, default=5, help="alternating bare/ours rounds (median reported)")
     parser.add_argument("--workers", help="crawl.extract_workers for our crawl (default: the settings default)")
+    parser.add_argument("--walk-ab", action="store_true",
+                        help='a fourth row, "ours-py": our crawl with extraction\'s block walk in Python (YUQING_BLOCK_WALK=python)')
     args = parser.parse_args(argv)
     pages = source_pages()
     site, n_pages, n_lists = build_site(pages)
@@ -243,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     daemon = Daemon()
     print(f"job server (the daemon's): preloaded in {daemon.preload:.1f} s CPU, once")
     runners = {"bare": run_bare, "ours": run_ours, "daemon": daemon.run}
+    if args.walk_ab:
+        runners["ours-py"] = run_ours_python_walk
     runs: dict[str, list[Run]] = {name: [] for name in runners}
     print(f"{'':10} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'CPU ms/page':>12}")
     try:
@@ -250,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 # A fresh database each run: every run crawls the whole site as new.
                 # Rotate which goes first, so that a change in the machine's load hits each alike.
-                names = list(runners)[(n - 1) % 3 :] + list(runners)[: (n - 1) % 3]
+                names = list(runners)[(n - 1) % len(runners) :] + list(runners)[: (n - 1) % len(runners)]
                 for name in names:
                     settings_path = Path(tmp) / name / "settings.yaml"
                     settings_path.parent.mkdir()
@@ -268,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, run in medians.items():
         _row(f"{name} med", run)
     bare_med = medians["bare"]
-    for name in ("ours", "daemon"):
+    for name in [n for n in ("ours", "daemon", "ours-py") if n in medians]:
         med = medians[name]
         ratio = (med[0] / med[1]) / (bare_med[0] / bare_med[1])
         print(f"{name}/bare pages/s: {ratio:.2f}x{' (goal >= 0.5x)' if name == 'ours' else ''}; CPU per page: "

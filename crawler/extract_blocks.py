@@ -7,6 +7,7 @@ links and which element holds it.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,8 +255,15 @@ class _Boxes:
         return not held
 
 
+# Set to "python" in the environment, the Python walk is used even where the compiled one is built:
+# the way out should the compiled walk ever misbehave on a site, and the benchmark's comparison.
+WALK_ENV = "YUQING_BLOCK_WALK"
+
+
 def _load_compiled() -> tuple[Any, str]:
     """The compiled walk and "compiled", or None and why the Python walk is used."""
+    if os.environ.get(WALK_ENV, "").strip().lower() == "python":
+        return None, f"Python ({WALK_ENV}=python)"
     try:
         from crawler import _blockwalk
     except ImportError:  # not built: no compiler where it was installed (see setup.py)

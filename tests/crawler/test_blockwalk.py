@@ -161,3 +161,11 @@ def test_a_walk_older_than_its_source_is_not_used(tmp_path: Path, monkeypatch: p
         None, "Python (crawler/_blockwalk.pyx changed since it was built: `make install` rebuilds it)")
     monkeypatch.undo()
     assert extract_blocks._load_compiled() == (module, "compiled")
+
+
+def test_the_python_walk_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    # YUQING_BLOCK_WALK=python: the way out should the compiled walk misbehave on some site.
+    monkeypatch.setenv(extract_blocks.WALK_ENV, "python")
+    assert extract_blocks._load_compiled() == (None, "Python (YUQING_BLOCK_WALK=python)")
+    monkeypatch.setenv(extract_blocks.WALK_ENV, "")
+    assert extract_blocks._load_compiled()[1] in ("compiled", "Python (crawler/_blockwalk.pyx not built)")
