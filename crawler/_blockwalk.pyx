@@ -50,6 +50,7 @@ def configure(frozenset drop_tags, frozenset block_tags, frozenset headings, fro
     global _DROP_TAGS
     _DROP_TAGS = drop_tags
     _KIND_OF.clear()
+    _name_kinds.clear()
     for names, kind in ((drop_tags, DROP), (block_tags, BLOCK), (headings, HEADING), (frozenset({"a"}), ANCHOR),
                         (never_furniture, NEVER_FURNITURE)):
         for name in names:
