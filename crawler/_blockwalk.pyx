@@ -148,6 +148,12 @@ cdef class _Walk:
         return self.Block(text, link_chars, owner, bool(self.owner_kinds & HEADING), chars,
                           <double>link_chars / (chars if chars > 1 else 1))
 
+    cdef int cut(self, bint hidden) except -1:
+        # A block boundary: the pending text of either view becomes a block.
+        if self.parts or self.kept_parts:
+            self.flush(hidden)
+        return 0
+
     cdef flush(self, bint hidden):
         shared = None
         cdef bint same
@@ -204,13 +210,11 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
                             elementFactory(w.doc, node), w.every, w.parts):
                         hider, hidden = node, True
                 if kinds & BLOCK:
-                    if w.parts or w.kept_parts:
-                        w.flush(hidden)
+                    w.cut(hidden)
                     w.open_block(node, kinds)
                 if not link and kinds & ANCHOR:
                     link, link_opener = True, node
-                at = node.children
-                _take(w, _run_text(&at), hidden, link)
+                at = _read_text(w, node.children, hidden, link)
                 if at is not NULL:
                     node = at
                     continue
@@ -223,19 +227,24 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
                 return w.every, w.kept
             if node.type == tree.XML_ELEMENT_NODE:
                 if node is w.owner:
-                    if w.parts or w.kept_parts:
-                        w.flush(hidden)
+                    w.cut(hidden)
                     w.close_block(top)
                 if node is hider:
                     hidden, hider = False, NULL
                 if node is link_opener:
                     link, link_opener = False, NULL
-            at = node.next
-            _take(w, _run_text(&at), hidden, link)
+            at = _read_text(w, node.next, hidden, link)  # its tail
             if at is not NULL:
                 node = at
                 break
             node = node.parent  # the last child ended: its parent ends now
+
+
+cdef xmlNode* _read_text(_Walk w, xmlNode* first, bint hidden, bint link) except? NULL:
+    """Read the run of text nodes from `first` (an element's text or a node's tail); the node after it."""
+    cdef xmlNode* after = first
+    _take(w, _run_text(&after), hidden, link)
+    return after
 
 
 cdef inline void _take(_Walk w, text, bint hidden, bint link) except *:
