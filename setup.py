@@ -2,8 +2,8 @@
 
 Everything else is in pyproject.toml. The extension is optional: where it cannot be built (no C
 compiler, no Python headers) the install goes on without it and `crawler.extract_blocks` walks the
-tree in Python, with the same result, at about twice the cost (`python -m bench crawl` says which
-walk it used).
+tree in Python, with the same result, the walk at about twice its cost (`python -m bench crawl` says
+which walk it used).
 """
 
 from __future__ import annotations

@@ -83,25 +83,10 @@ cdef inline bint _is_text(xmlNode* node) noexcept:
     return node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE
 
 
-cdef object _run_text(xmlNode** at):
-    """The text of the run of text nodes starting at `at[0]` (lxml's .text/.tail), or None; `at[0]`
-    is left on the first node after the run."""
-    cdef xmlNode* node = at[0]
-    if node is NULL or not _is_text(node):
-        return None
-    cdef xmlNode* after = node.next
-    if after is NULL or not _is_text(after):
-        at[0] = after
-        if node.content is NULL:
-            return ""
-        return PyUnicode_DecodeUTF8(<const char*>node.content, strlen(<const char*>node.content), NULL)
-    pieces = []
-    while node is not NULL and _is_text(node):
-        if node.content is not NULL:
-            pieces.append(PyUnicode_DecodeUTF8(<const char*>node.content, strlen(<const char*>node.content), NULL))
-        node = node.next
-    at[0] = node
-    return "".join(pieces)
+cdef inline str _content(xmlNode* node):
+    if node.content is NULL:
+        return ""
+    return PyUnicode_DecodeUTF8(<const char*>node.content, strlen(<const char*>node.content), NULL)
 
 
 cdef class _Walk:
@@ -240,11 +225,21 @@ def walk(_Element root, bint furniture, Block, odd_spaces, spaces, furniture_nam
             node = node.parent  # the last child ended: its parent ends now
 
 
-cdef xmlNode* _read_text(_Walk w, xmlNode* first, bint hidden, bint link) except? NULL:
-    """Read the run of text nodes from `first` (an element's text or a node's tail); the node after it."""
-    cdef xmlNode* after = first
-    _take(w, _run_text(&after), hidden, link)
-    return after
+cdef xmlNode* _read_text(_Walk w, xmlNode* node, bint hidden, bint link) except? NULL:
+    """Read the run of text nodes from `node` (an element's text or a node's tail: lxml joins the
+    run, as here); the node after it."""
+    if node is NULL or not _is_text(node):
+        return node
+    text = _content(node)
+    node = node.next
+    if node is not NULL and _is_text(node):  # more than one text node (rare)
+        pieces = [text]
+        while node is not NULL and _is_text(node):
+            pieces.append(_content(node))
+            node = node.next
+        text = "".join(pieces)
+    _take(w, text, hidden, link)
+    return node
 
 
 cdef inline void _take(_Walk w, text, bint hidden, bint link) except *:
