@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             parts["all dev"] = gold
     parts["own examples"] = own
     parts.update(frozen)
+    if len(frozen) > 1:
+        parts["frozen sets, pooled"] = [g for posts in frozen.values() for g in posts]
     print(f"shipped pack: {len(rs)} rules, {len(rs.topics)} topics; goal precision >= 0.92, recall >= 0.90, negativity >= 0.88")
     for name, subset in parts.items():
         s = score(subset, pred)
