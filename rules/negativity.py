@@ -585,6 +585,7 @@ def read_lexicon(path: Path, *, learned: bool | Path = True) -> Lexicon:
         if key not in _KEYS:
             problems.append(doc.problem([key], f"unknown key '{key}'{did_you_mean(str(key), _KEYS)}"))
     cues: list[tuple[str, str, float, bool]] = []
+    first: dict[str, str] = {}  # cue word -> the category it was first listed in
     for name, section in (root.get("cues") or {}).items():
         if not isinstance(section, dict):
             problems.append(doc.problem(["cues", name], "a cue category is {weight, negatable, words}"))
@@ -592,7 +593,15 @@ def read_lexicon(path: Path, *, learned: bool | Path = True) -> Lexicon:
         weight = _checked_weight(doc, ["cues", name], section, _CUE_KEYS, problems)
         if weight is None:
             continue
-        cues += [(str(w), str(name), weight, bool(section.get("negatable", True))) for w in section.get("words") or []]
+        for i, w in enumerate(section.get("words") or []):
+            word = str(w)
+            if word in first:
+                # A word counts once, in the first category that lists it: a second listing would
+                # silently do nothing (or, moved, change the word's weight), so it is an error.
+                problems.append(doc.problem(["cues", name, "words", i], f"cue '{word}' is already listed under '{first[word]}'"))
+                continue
+            first[word] = str(name)
+            cues.append((word, str(name), weight, bool(section.get("negatable", True))))
     model: tuple[float, dict[str, float]] | None = None
     learned_for = root.get("model_for", "topic_posts")
     if learned_for not in MODEL_FOR:

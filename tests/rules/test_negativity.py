@@ -471,3 +471,24 @@ def test_the_one_pass_tests_negation_as_negated_does_at_the_edges_of_its_windows
         assert verdict == general([(n, hits)]), text
         negated += any(r.startswith("not counted") for r in verdict[2])
     assert 300 < negated < len(texts) - 300  # both ways, many times
+
+
+def test_a_cue_listed_twice_is_an_error_with_its_line(tmp_path: Path) -> None:
+    # The first listing decides the word's weight; a second one would silently do nothing.
+    lexicon = tmp_path / "lexicon.yaml"
+    lexicon.write_text(
+        "threshold: 1.5\n"
+        "cues:\n"
+        "  misconduct:\n"
+        "    weight: 2.0\n"
+        "    words: [内定, 陪跑]\n"
+        "  grievance:\n"
+        "    weight: 1.5\n"
+        "    words: [凭什么,\n"
+        "            陪跑]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError) as err:
+        NegativityModel.from_file(lexicon, Normaliser(), learned=False)
+    (problem,) = err.value.problems
+    assert "lexicon.yaml:9" in str(problem) and "cue '陪跑' is already listed under 'misconduct'" in str(problem)
