@@ -21,7 +21,7 @@ reference applies every regex without this filter.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 try:  # Python 3.11+
@@ -70,6 +70,25 @@ def _best(candidates: list[frozenset[str]]) -> frozenset[str] | None:
     return max(usable, key=lambda c: (min(map(len, c)), -len(c)))
 
 
+def _group_body(op: Any, av: Any) -> Items | None:
+    """The nodes inside a group (capturing, not, or atomic); None for a case-insensitive one."""
+    if op is _ATOMIC:
+        return av.data
+    _group, add_flags, _del_flags, sub = av
+    return None if add_flags & re.IGNORECASE else sub.data
+
+
+def _union(alternatives: Iterable[Any], of: Callable[[Items], frozenset[str] | None]) -> frozenset[str] | None:
+    """The union of `of` over a branch's alternatives, or None when one of them has none."""
+    out: set[str] = set()
+    for alternative in alternatives:
+        part = of(alternative.data)
+        if part is None:
+            return None
+        out |= part
+    return frozenset(out)
+
+
 def _language(items: Items) -> frozenset[str] | None:
     """Every string a sequence of nodes can match, when that is a small finite set."""
     out = {""}
@@ -92,19 +111,12 @@ def _item_language(op: Any, av: Any) -> frozenset[str] | None:
         if len(av) <= _MAX_CLASS and all(sub_op is _c.LITERAL for sub_op, _ in av):
             return frozenset(chr(code) for _, code in av)
         return None
-    if op is _c.SUBPATTERN:
-        _group, add_flags, _del_flags, sub = av
-        return None if add_flags & re.IGNORECASE else _language(sub.data)
-    if op is _ATOMIC:
-        return _language(av.data)
+    if op is _c.SUBPATTERN or op is _ATOMIC:
+        body = _group_body(op, av)
+        return None if body is None else _language(body)
     if op is _c.BRANCH:
-        out: set[str] = set()
-        for alternative in av[1]:
-            lang = _language(alternative.data)
-            if lang is None:
-                return None
-            out |= lang
-        return frozenset(out) if len(out) <= _MAX_STRINGS else None
+        lang = _union(av[1], _language)
+        return lang if lang is None or len(lang) <= _MAX_STRINGS else None
     if op in _REPEATS:
         low, high, sub = av
         if high == 0:
@@ -143,19 +155,11 @@ def _necessary(items: Items) -> frozenset[str] | None:
 
 def _item_necessary(op: Any, av: Any) -> frozenset[str] | None:
     """For a node with no small finite language: a set one of whose members each of its matches holds."""
-    if op is _c.SUBPATTERN:
-        _group, add_flags, _del_flags, sub = av
-        return None if add_flags & re.IGNORECASE else _necessary(sub.data)
-    if op is _ATOMIC:
-        return _necessary(av.data)
+    if op is _c.SUBPATTERN or op is _ATOMIC:
+        body = _group_body(op, av)
+        return None if body is None else _necessary(body)
     if op is _c.BRANCH:
-        out: set[str] = set()
-        for alternative in av[1]:
-            inner = _necessary(alternative.data)
-            if inner is None:
-                return None
-            out |= inner
-        return frozenset(out)
+        return _union(av[1], _necessary)
     if op in _REPEATS:
         low, _high, sub = av
         if low >= 1:
