@@ -10,10 +10,12 @@ own words, negators and punctuation must get the same `Analysis` from all three.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
-from rules.engine import RuleSet
+from rules.engine import RuleFiring, RuleSet, _Post
+from rules.language import RuleSpec
 from rules.normalise import _FULLWIDTH_MAP, _JUNK_BETWEEN_HAN, Normaliser
 
 FILLER = ["的", "了", "我们", "今天", "这个", "说", "，", "。", "！", "？", "!", " ", "村", "A", "“", "”", "《", "》", "吗", "\n"]
@@ -121,3 +123,49 @@ def test_fold_gives_what_every_step_over_the_whole_text_gives(shipped: RuleSet) 
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
     for text in texts:
         assert normaliser.fold(text) == _fold_the_general_way(normaliser, text), text
+
+
+def _counting(rs: RuleSet) -> list[str]:
+    """The ids of the rules `rs` evaluates from now on, in order (the real method is called)."""
+    seen: list[str] = []
+    evaluate = rs._evaluate
+
+    def counted(rule: RuleSpec, post: _Post) -> RuleFiring | None:
+        seen.append(rule.id)
+        return evaluate(rule, post)
+
+    rs._evaluate = counted  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_rule_that_cannot_beat_its_topics_best_is_not_evaluated(make_rules: Callable[..., RuleSet]) -> None:
+    rs = make_rules("topic: t\nrules:\n  - id: small\n    any: [名单]\n  - id: big\n    any: [{word: 低保, weight: 2}]\n")
+    seen = _counting(rs)
+    analysis = rs.analyse("", "低保名单贴出来了")
+    # big (its words can add up to 2) first; small's 1 cannot beat the 2 big scored
+    assert seen == ["big"] and [(t.rule_id, t.score) for t in analysis.topics] == [("big", 2.0)]
+    # `explain` (yuqing rules test) shows every rule that fired, in the pack's order
+    seen.clear()
+    full, firings = rs.explain("", "低保名单贴出来了")
+    assert [f.rule.id for f in firings] == ["small", "big"] and full == analysis
+
+
+def test_of_equal_scores_the_rule_listed_first_is_the_topics_best(make_rules: Callable[..., RuleSet]) -> None:
+    # second's words could add up to 2 (名单 is a candidate inside 黑名单), so it is evaluated first,
+    # but only 低保 is a whole word: 1, as first scores; first is listed first and stays the best.
+    rs = make_rules("topic: t\nrules:\n  - id: first\n    any: [低保]\n  - id: second\n    any: [低保, 名单]\n")
+    seen = _counting(rs)
+    text = "他家吃上了低保，还上了黑名单"
+    analysis = rs.analyse("", text)
+    assert seen == ["second", "first"]
+    assert [t.rule_id for t in analysis.topics] == ["first"] == [t.rule_id for t in rs.explain("", text)[0].topics]
+
+
+def test_no_rule_is_skipped_where_its_weights_might_round(make_rules: Callable[..., RuleSet]) -> None:
+    """A weight such as 0.7 sums to different last bits in different orders: such a rule has no
+    bound, and is evaluated whatever the topic's best."""
+    rs = make_rules("topic: t\nrules:\n  - id: big\n    any: [{word: 低保, weight: 2}]\n  - id: odd\n    any: [{word: 名单, weight: 0.7}]\n")
+    assert rs._bounds[0] == {"低保": 2.0} and rs._bounds[1] is None
+    seen = _counting(rs)
+    rs.analyse("", "低保名单贴出来了")
+    assert sorted(seen) == ["big", "odd"]
