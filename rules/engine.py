@@ -183,12 +183,18 @@ def _presence(words: frozenset[str]) -> float:
     return sum(10.0 ** -len(w) for w in words)
 
 
+def _positive_lists(rule: RuleSpec) -> list[Alternatives]:
+    """The word lists of which a rule needs one word each: its `any` list, each `all` item, each
+    `near` member."""
+    return ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
+
+
 def _positive_weights(rule: RuleSpec) -> dict[str, float] | None:
     """The largest weight each norm of a rule's positive words (`any`, `all`, `near`) has, or None
     when one is not a small binary fraction: only then is a sum of them exact in any order, so that
     the sum over the candidates a post holds bounds the rule's evidence to the last bit."""
     weights: dict[str, float] = {}
-    for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]:
+    for alts in _positive_lists(rule):
         for w in alts:
             if not (w.weight * 1024).is_integer() or abs(w.weight) > 1024:
                 return None
@@ -452,7 +458,7 @@ class RuleSet:
                 rule.scope,
                 tuple(
                     frozenset(w.norm for w in alts)
-                    for alts in ([rule.any] if rule.any else []) + list(rule.all) + [m for near in rule.near for m in near.members]
+                    for alts in _positive_lists(rule)
                 )
                 + _regex_lists(rule),
             )
@@ -716,9 +722,9 @@ class RuleSet:
     def _evaluation_order(self, post: _Post, runnable: list[int]) -> list[tuple[int, float | None]]:
         """The runnable rules with the most their score can be (None: unknown), highest first, so
         that a topic's best is found early and the rules that cannot beat it are skipped (87 of the
-        bench sample's 302 evaluations; 1.03x the engine's speed in one process). The bound is the sum of the weights of the rule's
-        positive words that are candidates in the post, times the rule's and the topic's weights:
-        its evidence is that sum over the words confirmed, a subset."""
+        bench sample's 302 evaluations; 1.03x the engine's speed in one process). The bound is the
+        sum of the weights of the rule's positive words that are candidates in the post, times the
+        rule's and the topic's weights: its evidence is that sum over the words confirmed, a subset."""
         present = post.candidates["title"].keys() | post.candidates["text"].keys()
         ranked: list[tuple[float, int]] = []
         for i in runnable:
