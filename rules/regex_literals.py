@@ -15,7 +15,7 @@ queries) work on their own regex syntaxes, not Python's. It reads the pattern wi
 the parser `re.compile` itself uses: a private module, so anything it returns that is not
 understood here gives no literals (the regex is then searched on every post that reaches the rule,
 as before), never a wrong set. Soundness is checked by the tests and by bench/rules.py, whose
-reference applies every regex without this filter.
+reference evaluates every rule whose words were found, without this filter.
 """
 
 from __future__ import annotations

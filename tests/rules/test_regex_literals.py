@@ -109,6 +109,11 @@ def test_a_rule_whose_regex_cannot_match_is_not_even_evaluated(make_rules: Make)
     assert rs._runnable(set(post.candidates["title"]), set(post.candidates["text"])) == [0]
     assert [t.topic for t in rs.analyse("", "大家都改口叫他王科长了").topics] == ["t"]
     assert rs.analyse("", "王科长今天来检查工作").topics == ()
+    # The benchmark's reference does without the literals (and the index), so that it checks them:
+    # it evaluates the rule, whose regex then decides the same.
+    post = _Post(rs, "", "王科长今天来检查工作", segment_all=True)
+    assert rs._runnable(set(post.candidates["title"]), set(post.candidates["text"]), reference=True) == [0]
+    assert rs.analyse("", "王科长今天来检查工作", segment_all=True) == rs.analyse("", "王科长今天来检查工作")
 
 
 def test_regex_literals_are_not_added_to_jiebas_dictionary(make_rules: Make) -> None:
