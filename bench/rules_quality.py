@@ -80,6 +80,14 @@ def _topic_verdict(rs: Any, model: Any, lexicon: Any, text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Flags are checked before anything runs: a mistyped or unknown flag (--help included) must not
+    # fall through to the full run, which prints the held-back part.
+    unknown = [a for a in argv if a not in ("--tuning-only", "--errors")]
+    if unknown:
+        print("usage: python -m bench.rules_quality [--tuning-only] [--errors]\n"
+              "  --tuning-only  leave out the held-back 30% of the development posts (and 'all dev')\n"
+              "  --errors       print the tuning posts' and own examples' wrong decisions", file=sys.stderr)
+        return 0 if unknown in (["--help"], ["-h"]) else 2
     from rules.loading import PACK_DIR, build_ruleset
 
     rs = build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
