@@ -13,6 +13,7 @@ model correcting every post that holds a cue, and with it correcting only the po
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -80,14 +81,12 @@ def _topic_verdict(rs: Any, model: Any, lexicon: Any, text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Flags are checked before anything runs: a mistyped or unknown flag (--help included) must not
-    # fall through to the full run, which prints the held-back part.
-    unknown = [a for a in argv if a not in ("--tuning-only", "--errors")]
-    if unknown:
-        print("usage: python -m bench.rules_quality [--tuning-only] [--errors]\n"
-              "  --tuning-only  leave out the held-back 30% of the development posts (and 'all dev')\n"
-              "  --errors       print the tuning posts' and own examples' wrong decisions", file=sys.stderr)
-        return 0 if unknown in (["--help"], ["-h"]) else 2
+    # Flags are parsed before anything runs: --help, or a mistyped flag, must not fall through to the
+    # full run, which prints the held-back part.
+    parser = argparse.ArgumentParser(prog="python -m bench.rules_quality", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("--tuning-only", action="store_true", help="leave out the held-back 30%% of the development posts (and 'all dev')")
+    parser.add_argument("--errors", action="store_true", help="print the tuning posts' and own examples' wrong decisions")
+    args = parser.parse_args(argv)
     from rules.loading import PACK_DIR, build_ruleset
 
     rs = build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parts: dict[str, list[dict[str, Any]]] = {}
     if gold:
         parts["tuning (70%)"] = [g for g in gold if not held_back(g["id"])]
-        if "--tuning-only" not in argv:
+        if not args.tuning_only:
             # (with --tuning-only no row holds a held-back post, "all dev" included)
             parts["held back (30%)"] = [g for g in gold if held_back(g["id"])]
             parts["all dev"] = gold
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = sum(verdict(rs.normaliser.normalise(g["text"]).text) == g["negative"] for g in subset)
                 row.append(f"{name.split(' (')[0]} {ok / max(len(subset), 1):.3f}")
             print(f"{'':>21}negativity, {label}: " + ", ".join(row))
-    if "--errors" in argv:
+    if args.errors:
         for g in parts.get("tuning (70%)", []) + own:
             p = pred[g["id"]]
             if set(p["topics"]) != set(g["topics"]) or p["negative"] != g["negative"]:

@@ -28,6 +28,7 @@ by over 5% of the sentiment CSVs' posts) was tried in session 4 and cost the hel
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import zlib
@@ -125,6 +126,11 @@ def cross_validate(posts: list[dict], texts: list[str], offset: np.ndarray, y: n
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Parsed before anything runs: without it, --help (or any mistyped flag) trained the model and
+    # overwrote the shipped file.
+    parser = argparse.ArgumentParser(prog="python -m bench.train_negativity", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("--cv", action="store_true", help="write nothing; print cross-validated accuracy for a grid of L2 and TOP")
+    args = parser.parse_args(argv)
     from rules.negativity import LEXICON, NegativityModel
     from rules.normalise import Normaliser
 
@@ -145,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         offsets.append(lexicon.log_odds(verdict.score))
         labels.append(float(g["negative"]))
     y, offset = np.array(labels), np.array(offsets)
-    if "--cv" in (argv or []):
+    if args.cv:
         cross_validate(kept, texts, offset, y)
         return 0
     vocab, w, b = train(texts, offset, y)

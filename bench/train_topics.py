@@ -37,6 +37,7 @@ P 0.949 -> 0.952, R 0.941 -> 0.939): not shipped.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
@@ -200,7 +201,10 @@ def _print_row(name: str, posts: list[dict[str, Any]], before: dict[str, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.train_topics", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("--out", type=Path, metavar="PATH", help="also write the model there (JSON)")
+    parser.add_argument("--frozen", action="store_true", help="score the frozen sets: a look at the test, count it")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not DEV.exists():
         print(f"{DEV} is not present: the model can only be trained beside the corpus")
         return 1
@@ -216,12 +220,12 @@ def main(argv: list[str] | None = None) -> int:
                                         for p in cross_validate(pairs).values()), strict=True), strict=True):
         print(f"  threshold {th}: " + ", ".join(row) + ("  <- THRESHOLD" if th == THRESHOLD else ""))
     weights, bias = train([f for _, _, f, _ in pairs], y)
-    if "--out" in argv:
-        out = Path(argv[argv.index("--out") + 1])
+    if args.out:
+        out = args.out
         doc = {"threshold": THRESHOLD, "bias": round(bias, 4), "features": {f: round(w, 4) for f, w in sorted(weights.items())}}
         out.write_text(json.dumps(doc, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
         print(f"{out}: {len(weights)} features, threshold {THRESHOLD}")
-    if "--frozen" in argv:
+    if args.frozen:
         print("frozen sets (a look at the test: count it), before -> after the veto:")
         frozen_figures(rs, weights, bias)
     return 0

@@ -1,19 +1,41 @@
-"""bench/rules_quality.py's flags: a mistyped one must not fall through to the full run, which prints
-the held-back part of the development posts (the part kept out of sight while writing rules)."""
+"""The rules benchmarks' and trainers' flags: --help or a mistyped flag must not fall through to a
+full run. For bench/rules_quality.py that run prints the held-back part of the development posts
+(kept out of sight while writing rules); for bench/train_negativity.py it trained the model and
+overwrote the shipped file."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from bench import rules_quality
+from bench import rules_quality, train_negativity, train_topics
+from rules.negativity import MODEL
+
+MAINS = [rules_quality.main, train_negativity.main, train_topics.main]
 
 
-@pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["-h"], 0), (["--tuning-onl"], 2), (["--tuning-only", "--held"], 2)])
-def test_unknown_flags_print_usage_and_run_nothing(argv: list[str], code: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert rules_quality.main(argv) == code
+@pytest.mark.parametrize("main", MAINS)
+def test_help_prints_usage_and_runs_nothing(main, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    before = hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("usage: python -m bench.")
+    assert "precision=" not in out and "held back" not in out
+    assert hashlib.sha256(MODEL.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize("main", MAINS)
+@pytest.mark.parametrize("flag", ["--tuning-onl", "--cvv", "--held", "-x"])
+def test_unknown_flags_are_refused_before_anything_runs(main, flag: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as stop:
+        main([flag])
+    assert stop.value.code == 2
     out, err = capsys.readouterr()
-    assert out == ""  # nothing scored, no row printed
-    assert "usage: python -m bench.rules_quality [--tuning-only] [--errors]" in err
+    assert out == ""  # nothing scored, trained or written
+    assert "unrecognized arguments" in err
 
 
 def test_the_held_back_split_is_fixed_by_the_id() -> None:
