@@ -34,7 +34,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data"
 # precision round; own_fresh11 (150 posts): session 8's precision round; own_fresh12 (164 posts):
 # session 9's round (recruitment and village words off their topics, appointments and party
 # membership told indirectly). A file that is absent has no row.
-FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28")]
+FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29")]
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
