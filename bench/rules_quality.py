@@ -26,15 +26,15 @@ OWN = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data" / "own
 DATA = Path(__file__).resolve().parent.parent / "tests" / "rules" / "data"
 # Each written before a round of rule or negativity changes and frozen: scored, never used to change
 # rules (their errors are not printed by --errors), so they stay checks on posts the rules were not
-# fitted to. own_fresh: before the first rounds of issue 4; own_fresh2: the generalisation round
-# after it (own_fresh had been scored several times); own_fresh3 and own_fresh4: the two rules
-# rounds of session 4; own_fresh5: its negativity round; own_fresh6: session 5's rules round;
-# own_fresh7 (171 posts) and own_fresh8 (20 long posts): session 6's rules round; own_fresh9
-# (162 posts): session 7's precision round; own_fresh10 (150 posts): session 7b's structural
-# precision round; own_fresh11 (150 posts): session 8's precision round; own_fresh12 (164 posts):
-# session 9's round (recruitment and village words off their topics, appointments and party
-# membership told indirectly). A file that is absent has no row.
-FROZEN = [DATA / f"own_fresh{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29")]
+# fitted to. own_fresh: before the first rounds of issue 4; own_fresh2, own_fresh3, ...: one for
+# each later round, committed before the round changed anything (tests/rules/data/README.md says
+# which round wrote each, what it holds and its first score). Every such file in the folder is one,
+# in the order they were written, so a round adds its set by committing the file.
+def _frozen_number(path: Path) -> int:
+    return int(path.stem.removeprefix("own_fresh") or 1)
+
+
+FROZEN = sorted(DATA.glob("own_fresh*.jsonl"), key=_frozen_number)
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
@@ -80,7 +80,6 @@ def _topic_verdict(rs: Any, model: Any, lexicon: Any, text: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
     # Flags are parsed before anything runs: --help, or a mistyped flag, must not fall through to the
     # full run, which prints the held-back part.
     parser = argparse.ArgumentParser(prog="python -m bench.rules_quality", description=__doc__.split("\n\n")[0], allow_abbrev=False)
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rs = build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
     own = _load(OWN)
-    frozen = {f"own {path.stem.removeprefix('own_')} (frozen)": _load(path) for path in FROZEN if path.exists()}
+    frozen = {f"own {path.stem.removeprefix('own_')} (frozen)": _load(path) for path in FROZEN}
     gold: list[dict[str, Any]] = []
     if DEV.exists():
         gold = _load(DEV)

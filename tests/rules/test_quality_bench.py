@@ -44,3 +44,11 @@ def test_the_held_back_split_is_fixed_by_the_id() -> None:
     assert held == [i for i in ids if rules_quality.held_back(i)]  # no state between calls
     assert 0.25 < len(held) / len(ids) < 0.35
     assert rules_quality.held_back("d354") and not rules_quality.held_back("d096")
+
+
+def test_frozen_sets_are_every_own_fresh_file_in_the_order_written() -> None:
+    names = [p.stem for p in rules_quality.FROZEN]
+    assert names[:3] == ["own_fresh", "own_fresh2", "own_fresh3"]
+    numbers = [int(n.removeprefix("own_fresh") or 1) for n in names]
+    assert numbers == list(range(1, len(numbers) + 1))  # own_fresh10 after own_fresh9, none left out
+    assert len(names) == len(list(rules_quality.DATA.glob("own_fresh*.jsonl")))
