@@ -27,6 +27,7 @@ import ahocorasick_rs
 
 from yuqing.records import Hit
 
+from .confirm import TopicModel, Withdrawal
 from .language import Alternatives, RuleSpec, TopicSpec, WordSpec
 from .negativity import Negativity, NegativityModel
 from .normalise import Normalised, Normaliser
@@ -86,6 +87,8 @@ class Analysis:
     negative: bool
     negativity: float  # 0..1
     reasons: tuple[str, ...]  # why the negativity verdict (the words that drove it)
+    # topics a rule matched and the topic confirmation model withdrew (`rules.confirm`): not in `topics`
+    withdrawn: tuple[Withdrawal, ...] = ()
 
     @property
     def topic_ids(self) -> list[str]:
@@ -108,7 +111,7 @@ class Analysis:
 
     def __reduce__(self) -> tuple[type[Analysis], tuple[Any, ...]]:
         # The fields, not the pending call (which holds the rule set's negativity model).
-        return Analysis, (self.topics, self.negative, self.negativity, self.reasons)
+        return Analysis, (self.topics, self.negative, self.negativity, self.reasons, self.withdrawn)
 
 
 class _PendingField:
@@ -430,6 +433,7 @@ class RuleSet:
         *,
         normaliser: Normaliser | None = None,
         negativity: NegativityModel | None = None,
+        topic_model: TopicModel | None = None,
         user_dict: Path | None = None,
         hmm: bool = False,
     ):
@@ -439,6 +443,9 @@ class RuleSet:
         self.topics: frozenset[str] = frozenset(topics)
         self.hmm = hmm
         self.negativity_model = negativity or NegativityModel.shipped(self.normaliser)
+        # A second, learned look at the topics the rules matched (none unless given: `build_ruleset`
+        # gives the shipped pack's).
+        self.topic_model = topic_model
         # The verdict of a post no rule fires on (nearly every post): with the learned model for
         # topic posts only, the lexicon's alone (the same cues, compiled once).
         self._stream_negativity = (
@@ -719,6 +726,10 @@ class RuleSet:
             TopicMatch(topic, f.rule.id, self.severity(self.topic_specs[topic], f.score, neg), round(f.score, 3), f.hits)
             for topic, (f, _i) in sorted(best.items())
         )
+        if self.topic_model is not None:
+            kept, withdrawn = self.topic_model.review(matches, neg.negative, title, text, self.normaliser)
+            if withdrawn:
+                return Analysis(tuple(matches[i] for i in kept), neg.negative, neg.score, neg.reasons, withdrawn), firings
         return Analysis(matches, neg.negative, neg.score, neg.reasons), firings
 
     def _evaluation_order(self, post: _Post, runnable: list[int]) -> list[tuple[int, float | None]]:

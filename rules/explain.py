@@ -2,7 +2,8 @@
 
 The last step of the rules flow on the command line: which rules fired, from which file and line,
 which words at which positions of the ORIGINAL text (with the surrounding text, the word marked
-【like this】), the negativity and the cues behind it, and the severity per topic.
+【like this】), the negativity and the cues behind it, the severity per topic, and the topics the
+topic confirmation model withdrew (`rules.confirm`) with its probability.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def as_json(analysis: Analysis, firings: list[RuleFiring], post_id: Any = None) 
                 for f in sorted(firings, key=lambda f: (f.rule.topic, -f.score))
             ],
             "reasons": list(analysis.reasons),
+            "withdrawn": [
+                {"topic": w.topic, "rule": w.rule_id, "probability": w.probability, "threshold": w.threshold, "against": list(w.reasons)}
+                for w in analysis.withdrawn
+            ],
         }
     )
     return out
@@ -65,11 +70,19 @@ def as_text(title: str, text: str, analysis: Analysis, firings: list[RuleFiring]
     """The human explanation."""
     lines: list[str] = []
     if not analysis.topics:
-        lines.append("No topic: no rule fired.")
+        lines.append("No topic: " + ("every topic the rules matched was withdrawn." if analysis.withdrawn else "no rule fired."))
     best = {t.topic: t for t in analysis.topics}
+    gone = {w.topic: w for w in analysis.withdrawn}
     for topic in sorted({f.rule.topic for f in firings}):
-        t = best[topic]
-        lines.append(f"Topic {topic}: severity {t.severity} (best rule {t.rule_id}, score {t.score:g})")
+        if topic in gone:
+            w = gone[topic]
+            lines.append(f"Topic {topic}: WITHDRAWN by the topic confirmation model (best rule {w.rule_id}; "
+                         f"probability {w.probability:g} below {w.threshold:g}; rules.topic_model: false turns it off)")
+            if w.reasons:
+                lines.append(f"  weighed against it: {', '.join(w.reasons)}")
+        else:
+            t = best[topic]
+            lines.append(f"Topic {topic}: severity {t.severity} (best rule {t.rule_id}, score {t.score:g})")
         for f in sorted((f for f in firings if f.rule.topic == topic), key=lambda f: -f.score):
             desc = f" — {f.rule.description}" if f.rule.description else ""
             lines.append(f"  rule {f.rule.id} at {f.rule.where}, score {f.score:g}{desc}")

@@ -2,7 +2,8 @@
 
 Load order: the shipped pack (`rules/pack/*.yaml`, unless `rules.shipped: false`), then the
 operator's files and folders from `rules.paths`, in the order listed (a folder's files sorted by
-name). Later files may `disable` or `override` earlier rules. Any problem in any file stops the
+name). Later files may `disable` or `override` earlier rules. The topic confirmation model
+(`rules.confirm`, `rules/topic_model.json`) is given to the set unless `rules.topic_model: false`. Any problem in any file stops the
 load with a `RuleError` listing every problem at file:line; nothing half-loaded is ever returned.
 
 Loading is paid by every crawl process, so it is kept cheap: the parsed rules of a set of files that
@@ -26,7 +27,9 @@ from typing import Any
 from yuqing.errors import Problem, RuleError
 from yuqing.yamlfile import load_yaml
 
+from . import confirm as confirm_module
 from . import negativity
+from .confirm import TopicModel
 from .engine import RuleSet
 from .language import RuleSpec, TopicSpec, parse_files
 from .negativity import Lexicon, NegativityModel, read_lexicon
@@ -68,8 +71,11 @@ def user_dict_path(settings: Any) -> Path | None:
     return settings.resolve(settings.rules.user_dict)
 
 
-def build_ruleset(paths: list[Path], *, user_dict: Path | None = None, normaliser: Normaliser | None = None) -> RuleSet:
-    """Compile the given rule files (in order) into a RuleSet, or raise RuleError with every problem."""
+def build_ruleset(
+    paths: list[Path], *, user_dict: Path | None = None, normaliser: Normaliser | None = None, topic_model: bool | Path = True
+) -> RuleSet:
+    """Compile the given rule files (in order) into a RuleSet, or raise RuleError with every problem.
+    `topic_model`: the shipped topic confirmation model (True), none (False) or the one at a path."""
     norm = normaliser or Normaliser()
     problems: list[Problem] = []
     # The cached words were folded by the standard normaliser: a caller's own one parses afresh.
@@ -92,12 +98,13 @@ def build_ruleset(paths: list[Path], *, user_dict: Path | None = None, normalise
         raise RuleError(problems)
     topics, rules, lexicon = parsed
     model = NegativityModel.from_lexicon(lexicon, norm) if lexicon is not None else None
-    return RuleSet(topics, rules, normaliser=norm, negativity=model, user_dict=user_dict)
+    confirm = None if topic_model is False else TopicModel.from_file(confirm_module.SHIPPED if topic_model is True else topic_model)
+    return RuleSet(topics, rules, normaliser=norm, negativity=model, topic_model=confirm, user_dict=user_dict)
 
 
 def load_ruleset(settings: Any) -> RuleSet:
     """The configured rules, compiled. Raises RuleError listing every problem (file:line)."""
-    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings))
+    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings), topic_model=settings.rules.topic_model)
 
 
 def _user_dict_problems(path: Path) -> list[Problem]:

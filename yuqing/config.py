@@ -188,6 +188,9 @@ class RulesSettings(Model):
     shipped: bool = True  # load the rule pack shipped with yuqing
     paths: list[str] = []  # more rule files or folders, relative to settings.yaml
     user_dict: str | None = None  # extra jieba words, one per line
+    # a learned second look that withdraws a shipped topic the rules matched on a post unlikely to be
+    # on it (rules/confirm.py); `yuqing rules test` shows what it withdrew
+    topic_model: bool = True
 
 
 class AlertsSettings(Model):

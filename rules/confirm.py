@@ -1,0 +1,254 @@
+"""The topic confirmation model: a learned second look at the topics the rules matched.
+
+A rule fires on words; most of its false matches on writing it was not fitted to are one word of a
+rule on a post that belongs to another owner of the word (a firm's hiring, a village as a setting, a
+notice about the collective's property that names the 村委 as its contact). After the rules have
+chosen a post's topics, this model reads each matched topic's evidence - its best rule and words,
+the words beside them, the post's characters, the other topics matched, the post's negativity - and
+withdraws the topic when the probability that the post is on it falls below the model's threshold.
+It runs only for the posts a rule fired on, and only for the topics it was trained on (the shipped
+pack's six: an operator's own topic is never withdrawn). `yuqing rules test` shows a withdrawn topic
+and its probability; `rules.topic_model: false` in settings.yaml turns the model off.
+
+A logistic regression, trained offline by `python -m bench.train_topics` (which says on what and how
+it was chosen) and shipped as `rules/topic_model.json`: bias, threshold, the hit window, the topics,
+and the weight of every feature it kept. Written here rather than taken from scikit-learn: scoring is
+a sum of a few hundred dictionary lookups, and the features are this engine's evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from yuqing.errors import Problem, RuleError
+from yuqing.records import Hit
+
+from .normalise import Normaliser
+
+SHIPPED = Path(__file__).resolve().parent / "topic_model.json"
+# Characters that never make part of a character feature (they separate clauses, not words).
+_SEPARATORS = frozenset("，。！？、：；“”‘’（）《》【】,.!?:;()'\" \n\t…—-#@/|~")
+_KEYS = ("threshold", "bias", "window", "topics", "features")
+
+
+class Matched(Protocol):
+    """What the model reads of a matched topic (`rules.engine.TopicMatch`)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def hits(self) -> tuple[Hit, ...]: ...
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A topic the rules matched and the model withdrew: its best rule, the model's probability that
+    the post is on the topic, and the threshold it fell below."""
+
+    topic: str
+    rule_id: str
+    probability: float
+    threshold: float
+    reasons: tuple[str, ...] = ()  # the features that weighed most against the topic, with their weights
+
+
+def char_features(texts: Iterable[str]) -> set[str]:
+    """The single characters and character pairs of normalised texts, without separators, digits
+    or Latin letters alone (a pair never spans two texts)."""
+    out: set[str] = set()
+    for text in texts:
+        for i, c in enumerate(text):
+            if c in _SEPARATORS or c.isdigit():
+                continue
+            if not c.isascii():
+                out.add(c)
+            pair = text[i : i + 2]
+            if len(pair) == 2 and pair[1] not in _SEPARATORS and not pair[1].isdigit() and not pair.isascii():
+                out.add(pair)
+    return out
+
+
+def _bucket(value: float, bounds: tuple[float, ...]) -> int:
+    return sum(value >= b for b in bounds)
+
+
+def features(
+    topic: str,
+    matches: Sequence[Matched],
+    negative: bool,
+    title: str,
+    text: str,
+    normaliser: Normaliser,
+    window: int,
+    chars: set[str] | None = None,
+) -> set[str]:
+    """Every feature of one matched topic of a post, crossed with the topic: its best rule and
+    words; buckets of how many distinct words and mentions, how many topics the post matched,
+    where the first hit lies (title = first; else the body's first, middle or last third), the
+    rule's score and the post's length; the other topics matched and their rules; the post's
+    negativity; the characters and character pairs `window` characters either side of each hit;
+    and the post's own characters and pairs (`chars`, computed once per post when given)."""
+    m = next(x for x in matches if x.topic == topic)
+    words = {h.word for h in m.hits}
+    if any(h.field == "title" for h in m.hits) or not m.hits:
+        position = 0
+    else:
+        position = min(2, 3 * min(h.start for h in m.hits) // max(len(text), 1))
+    shape = {
+        f"words:{min(len(words), 4)}",
+        f"mentions:{min(len({(h.field, h.start) for h in m.hits}), 3)}",
+        f"topics:{min(len(matches), 3)}",
+        f"position:{position}",
+        f"length:{_bucket(len(title) + len(text), (40, 80, 150))}",
+        f"score:{_bucket(m.score, (1.5, 2.0, 3.0))}",
+    }
+    if len(words) == 1:
+        shape.add("single")
+    out = {f"topic:{topic}", f"rule:{m.rule_id}", f"neg:{topic}:{negative}"} | shape | {f"{topic}|{s}" for s in shape}
+    out |= {f"word:{topic}:{w}" for w in words}
+    for x in matches:
+        if x.topic != topic:
+            out.add(f"other:{topic}:{x.topic}")
+            out.add(f"otherrule:{topic}:{x.rule_id}")
+    if chars is None:
+        chars = post_chars(title, text, normaliser)
+    out |= {f"{topic}|{g}" for g in chars}
+    if window:
+        fields = {"title": title, "text": text}
+        around: list[str] = []
+        for h in m.hits:
+            source = fields[h.field]
+            around.append(normaliser.normalise(source[max(0, h.start - window) : h.start]).text)
+            around.append(normaliser.normalise(source[h.end : h.end + window]).text)
+        out |= {f"ctx|{topic}|{g}" for g in char_features(around)}
+    return out
+
+
+def post_chars(title: str, text: str, normaliser: Normaliser) -> set[str]:
+    return char_features([normaliser.normalise(title).text, normaliser.normalise(text).text])
+
+
+_SHAPES = {"words": "distinct words", "mentions": "mentions", "topics": "topics matched", "position": "first hit at",
+           "length": "length bucket", "score": "score bucket"}
+
+
+def describe(feature: str) -> str:
+    """A feature as `yuqing rules test` shows it: '村委 beside a word', 'rule village.core', '2 topics matched'."""
+    kind, _, rest = feature.partition(":")
+    if kind in ("rule", "topic"):
+        return f"{kind} {rest}"
+    if kind == "word":
+        return f"word {rest.partition(':')[2]}"
+    if kind == "other":
+        return f"also {rest.partition(':')[2]}"
+    if kind == "otherrule":
+        return f"also rule {rest.partition(':')[2]}"
+    if kind == "neg":
+        return "negative" if rest.endswith("True") else "not negative"
+    if kind in _SHAPES and "|" not in feature:
+        return f"{_SHAPES[kind]} {rest}"
+    if feature == "single":
+        return "one word"
+    parts = feature.split("|")
+    if parts[0] == "ctx":
+        return f"'{parts[-1]}' beside a word"
+    last = parts[-1]
+    k, _, v = last.partition(":")
+    if k in _SHAPES and v:
+        return f"{_SHAPES[k]} {v}"
+    return "one word" if last == "single" else f"'{last}' in the post"
+
+
+class TopicModel:
+    """A trained confirmation model (see the module's docstring)."""
+
+    def __init__(self, weights: dict[str, float], bias: float, threshold: float, window: int, topics: Iterable[str]):
+        self.weights = weights
+        self.bias = bias
+        self.threshold = threshold
+        self.window = window
+        self.topics = frozenset(topics)
+
+    @classmethod
+    def shipped(cls) -> TopicModel:
+        return cls.from_file(SHIPPED)
+
+    @classmethod
+    def from_file(cls, path: Path) -> TopicModel:
+        """Read a model file; RuleError names the file and the key at fault."""
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleError([Problem(str(path), None, None, f"cannot read the topic model: {exc}")]) from None
+        except json.JSONDecodeError as exc:
+            raise RuleError([Problem(str(path), exc.lineno, exc.colno, f"the topic model is not JSON: {exc.msg}")]) from None
+        if not isinstance(doc, dict):
+            raise RuleError([Problem(str(path), None, None, "the topic model must be a JSON object")])
+        problems = [Problem(str(path), None, None, f"topic model: missing key '{k}'") for k in _KEYS if k not in doc]
+        problems += [Problem(str(path), None, None, f"topic model: unknown key '{k}'") for k in doc if k not in _KEYS]
+        if not problems:
+            try:
+                model = cls(
+                    {str(f): float(w) for f, w in doc["features"].items()},
+                    float(doc["bias"]),
+                    float(doc["threshold"]),
+                    int(doc["window"]),
+                    [str(t) for t in doc["topics"]],
+                )
+            except (AttributeError, TypeError, ValueError) as exc:
+                problems.append(Problem(str(path), None, None, f"topic model: a value of the wrong type ({exc})"))
+            else:
+                if not 0.0 < model.threshold < 1.0:
+                    problems.append(Problem(str(path), None, None, f"topic model: threshold must lie between 0 and 1, not {model.threshold}"))
+                if model.window < 0:
+                    problems.append(Problem(str(path), None, None, f"topic model: window must be 0 or more, not {model.window}"))
+                if not problems:
+                    return model
+        raise RuleError(problems)
+
+    def to_json(self) -> str:
+        doc = {
+            "threshold": self.threshold,
+            "bias": round(self.bias, 4),
+            "window": self.window,
+            "topics": sorted(self.topics),
+            "features": {f: round(w, 4) for f, w in sorted(self.weights.items())},
+        }
+        return json.dumps(doc, ensure_ascii=False, indent=0) + "\n"
+
+    def probability(self, found: Iterable[str]) -> float:
+        weights = self.weights
+        return 1.0 / (1.0 + math.exp(-(self.bias + math.fsum(weights.get(f, 0.0) for f in sorted(found)))))
+
+    def against(self, found: Iterable[str], n: int = 4) -> tuple[str, ...]:
+        """The `n` features of `found` that weigh most against the topic, as people read them."""
+        weighed = sorted((w, f) for f in found if (w := self.weights.get(f, 0.0)) < 0)
+        return tuple(f"{describe(f)} {w:+.2f}" for w, f in weighed[:n])
+
+    def review(
+        self, matches: Sequence[Matched], negative: bool, title: str, text: str, normaliser: Normaliser
+    ) -> tuple[list[int], tuple[Withdrawal, ...]]:
+        """Which of a post's matched topics stand (their indexes) and which the model withdraws."""
+        if not any(m.topic in self.topics for m in matches):
+            return list(range(len(matches))), ()
+        chars = post_chars(title, text, normaliser)
+        kept: list[int] = []
+        withdrawn: list[Withdrawal] = []
+        for i, m in enumerate(matches):
+            if m.topic in self.topics:
+                found = features(m.topic, matches, negative, title, text, normaliser, self.window, chars)
+                p = self.probability(found)
+                if p < self.threshold:
+                    withdrawn.append(Withdrawal(m.topic, m.rule_id, round(p, 3), self.threshold, self.against(found)))
+                    continue
+            kept.append(i)
+        return kept, tuple(withdrawn)
