@@ -3,7 +3,8 @@
 `yuqing rules backtest` reads posts fetched within `--since` from the database (`posts`), analyses
 each with the candidate rules, and compares, per post, the topics that would be stored (topics some
 unit watching the post's source follows, as the crawl pipeline stores them) with the topics of its
-stored `matches` rows. It only reads: no row is written and nothing is queued or sent.
+stored `matches` rows. It only reads: no row is written and nothing is queued or sent. A topic no
+longer matching because the topic confirmation model withdrew it says so, with its probability.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ class Change:
     url: str
     title: str
     topic: str
-    rule_id: str | None  # the candidate rule that fires (newly matching) or None (no longer)
+    rule_id: str | None  # the candidate rule that fires (newly matching), or whose match the topic model withdrew, or None
     severity: str | None
+    withdrawn: float | None = None  # no longer matching because the topic model withdrew it: its probability
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,10 @@ def run_backtest(db: Database, settings: Any, rs: RuleSet, since: timedelta, now
             for topic in sorted(set(now_topics) - before):
                 tm = now_topics[topic]
                 newly.append(Change(post.id, post.url, post.title or "", topic, tm.rule_id, tm.severity))
+            gone = {w.topic: w for w in analysis.withdrawn}
             for topic in sorted(before - set(now_topics)):
-                dropped.append(Change(post.id, post.url, post.title or "", topic, None, None))
+                w = gone.get(topic)
+                dropped.append(Change(post.id, post.url, post.title or "", topic, w and w.rule_id, None, w and w.probability))
             unchanged += set(now_topics) == before
     return BacktestResult(start, posts, unchanged, tuple(newly), tuple(dropped))
 
@@ -82,5 +86,9 @@ def render_backtest(result: BacktestResult, settings: Any) -> str:
         lines += [f"  + [{c.topic}] {c.title or c.url} ({c.rule_id}, {c.severity}) {c.url}" for c in result.newly]
     if result.dropped:
         lines.append("No longer matching:")
-        lines += [f"  - [{c.topic}] {c.title or c.url} {c.url}" for c in result.dropped]
+        lines += [f"  - [{c.topic}] {c.title or c.url}{_why(c)} {c.url}" for c in result.dropped]
     return "\n".join(lines)
+
+
+def _why(c: Change) -> str:
+    return "" if c.withdrawn is None else f" (rule {c.rule_id} fires; withdrawn by the topic model, probability {c.withdrawn:g})"

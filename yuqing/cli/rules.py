@@ -30,11 +30,13 @@ def register(sub: Any) -> None:
     t.add_argument("--json", action="store_true", help="one JSON object")
     t.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id", "text"[, "title"]} from FILE or - (stdin)')
     t.add_argument("--rules", metavar="PATH", action="append", help="use these rule files/folders instead of the configured ones")
+    t.add_argument("--no-topic-model", action="store_true", help="the rules alone: no topic withdrawn by the topic confirmation model")
     t.set_defaults(func=test)
 
     b = rsub.add_parser("backtest", help="re-run rules over stored posts: what would newly match / no longer match")
     b.add_argument("--since", default="30d", help="how far back (10s, 15m, 2h, 30d; default 30d)")
     b.add_argument("--rules", metavar="PATH", action="append", help="candidate rule files/folders (default: the configured ones)")
+    b.add_argument("--no-topic-model", action="store_true", help="the rules alone: no topic withdrawn by the topic confirmation model")
     b.add_argument("--json", action="store_true", help="machine-readable result")
     b.set_defaults(func=backtest)
 
@@ -46,16 +48,19 @@ def _settings_or_none(app: Any) -> Any:
     return app.settings
 
 
-def _ruleset(app: Any, paths: list[str] | None) -> Any:
-    from rules.loading import PACK_DIR, build_ruleset, expand_paths, load_ruleset, user_dict_path
+def _ruleset(app: Any, paths: list[str] | None, *, topic_model: bool = True) -> Any:
+    """The rules to test: the given files, else the configured ones, else the shipped pack; with the
+    topic confirmation model unless the settings or the command (`--no-topic-model`) turn it off."""
+    from rules.loading import PACK_DIR, build_ruleset, expand_paths, rule_files, user_dict_path
 
     settings = _settings_or_none(app)
+    topic_model = topic_model and (settings is None or settings.rules.topic_model)
     if paths:
         files = expand_paths([Path(p) for p in paths])
-        return build_ruleset(files, user_dict=user_dict_path(settings) if settings else None)
+        return build_ruleset(files, user_dict=user_dict_path(settings) if settings else None, topic_model=topic_model)
     if settings is None:
-        return build_ruleset(sorted(PACK_DIR.glob("*.yaml")))
-    return load_ruleset(settings)
+        return build_ruleset(sorted(PACK_DIR.glob("*.yaml")), topic_model=topic_model)
+    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings), topic_model=topic_model)
 
 
 def check(app: Any, args: argparse.Namespace) -> int:
@@ -90,7 +95,7 @@ def test(app: Any, args: argparse.Namespace) -> int:
 
     if args.jsonl is None and args.text is None:
         raise UsageError("give a TEXT to test, or --jsonl FILE (- for stdin)")
-    rs = _ruleset(app, args.rules)
+    rs = _ruleset(app, args.rules, topic_model=not args.no_topic_model)
     if args.jsonl is not None:
         stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")  # noqa: SIM115
         with stream:
@@ -121,7 +126,7 @@ def backtest(app: Any, args: argparse.Namespace) -> int:
         since = parse_duration(args.since)
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
-    rs = _ruleset(app, args.rules)
+    rs = _ruleset(app, args.rules, topic_model=not args.no_topic_model)
     result = run_backtest(app.db, app.settings, rs, since)
     if args.json:
         print(json.dumps(result.as_json(), ensure_ascii=False))
