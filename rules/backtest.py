@@ -72,7 +72,10 @@ def run_backtest(db: Database, settings: Any, rs: RuleSet, since: timedelta, now
             gone = {w.topic: w for w in analysis.withdrawn}
             for topic in sorted(before - set(now_topics)):
                 w = gone.get(topic)
-                dropped.append(Change(post.id, post.url, post.title or "", topic, w and w.rule_id, None, w and w.probability))
+                if w is None:
+                    dropped.append(Change(post.id, post.url, post.title or "", topic, None, None))
+                else:
+                    dropped.append(Change(post.id, post.url, post.title or "", topic, w.rule_id, None, w.probability))
             unchanged += set(now_topics) == before
     return BacktestResult(start, posts, unchanged, tuple(newly), tuple(dropped))
 
