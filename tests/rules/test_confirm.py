@@ -190,3 +190,12 @@ def test_the_shipped_model_names_only_rules_and_topics_of_the_pack(shipped: Rule
     named = {f.split(":", 1)[1] for f in model.weights if f.startswith("rule:")}
     named |= {f.split(":", 2)[2] for f in model.weights if f.startswith("otherrule:")}
     assert named and named <= ids, sorted(named - ids)
+
+
+def test_the_readme_shows_what_rules_test_prints(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    readme = (PACK_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The topic confirmation model", 1)[1]
+    shown = section.split("```\n", 2)[1].strip().splitlines()
+    assert main(["--config", str(tmp_path / "none.yaml"), "rules", "test", HELD_BY_THE_COMMITTEE]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(shown) == 2 and all(line in printed for line in shown), (shown, printed)
