@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,22 +82,11 @@ def _bucket(value: float, bounds: tuple[float, ...]) -> int:
     return sum(value >= b for b in bounds)
 
 
-def features(
-    topic: str,
-    matches: Sequence[Matched],
-    negative: bool,
-    title: str,
-    text: str,
-    normaliser: Normaliser,
-    window: int,
-    chars: set[str] | None = None,
-) -> set[str]:
-    """Every feature of one matched topic of a post, crossed with the topic: its best rule and
-    words; buckets of how many distinct words and mentions, how many topics the post matched,
-    where the first hit lies (title = first; else the body's first, middle or last third), the
-    rule's score and the post's length; the other topics matched and their rules; the post's
-    negativity; the characters and character pairs `window` characters either side of each hit;
-    and the post's own characters and pairs (`chars`, computed once per post when given)."""
+def _evidence(
+    topic: str, matches: Sequence[Matched], negative: bool, title: str, text: str, normaliser: Normaliser, window: int
+) -> tuple[set[str], set[str], list[str]]:
+    """What `features` builds on, apart from the post's characters: the features not crossed with
+    the topic by '|', the shape words that are also crossed with it, and the normalised windows."""
     m = next(x for x in matches if x.topic == topic)
     words = {h.word for h in m.hits}
     if any(h.field == "title" for h in m.hits) or not m.hits:
@@ -113,28 +103,61 @@ def features(
     }
     if len(words) == 1:
         shape.add("single")
-    out = {f"topic:{topic}", f"rule:{m.rule_id}", f"neg:{topic}:{negative}"} | shape | {f"{topic}|{s}" for s in shape}
-    out |= {f"word:{topic}:{w}" for w in words}
+    plain = {f"topic:{topic}", f"rule:{m.rule_id}", f"neg:{topic}:{negative}"} | shape
+    plain |= {f"word:{topic}:{w}" for w in words}
     for x in matches:
         if x.topic != topic:
-            out.add(f"other:{topic}:{x.topic}")
-            out.add(f"otherrule:{topic}:{x.rule_id}")
-    if chars is None:
-        chars = post_chars(title, text, normaliser)
-    out |= {f"{topic}|{g}" for g in chars}
+            plain.add(f"other:{topic}:{x.topic}")
+            plain.add(f"otherrule:{topic}:{x.rule_id}")
+    around: list[str] = []
     if window:
         fields = {"title": title, "text": text}
-        around: list[str] = []
-        for h in m.hits:
-            source = fields[h.field]
-            around.append(normaliser.normalise(source[max(0, h.start - window) : h.start]).text)
-            around.append(normaliser.normalise(source[h.end : h.end + window]).text)
-        out |= {f"ctx|{topic}|{g}" for g in char_features(around)}
-    return out
+        # (a word's hits often share a start or an end, 村 / 村委 / 村委会: each window is folded once)
+        spans = {(h.field, max(0, h.start - window), h.start) for h in m.hits}
+        spans |= {(h.field, h.end, h.end + window) for h in m.hits}
+        fold = normaliser.fold
+        around = [fold(fields[f][b:e])[0] for f, b, e in sorted(spans)]
+    return plain, shape, around
+
+
+def features(
+    topic: str,
+    matches: Sequence[Matched],
+    negative: bool,
+    title: str,
+    text: str,
+    normaliser: Normaliser,
+    window: int,
+    chars: set[str] | None = None,
+) -> set[str]:
+    """Every feature of one matched topic of a post, crossed with the topic: its best rule and
+    words; buckets of how many distinct words and mentions, how many topics the post matched,
+    where the first hit lies (title = first; else the body's first, middle or last third), the
+    rule's score and the post's length; the other topics matched and their rules; the post's
+    negativity; the characters and character pairs `window` characters either side of each hit;
+    and the post's own characters and pairs (`chars`, computed once per post when given).
+    (What the trainer reads; `TopicModel.review` sums the same features' weights without
+    building their names.)"""
+    plain, shape, around = _evidence(topic, matches, negative, title, text, normaliser, window)
+    if chars is None:
+        chars = post_chars(title, text, normaliser)
+    out = plain | {f"{topic}|{s}" for s in shape} | {f"{topic}|{g}" for g in chars}
+    return out | {f"ctx|{topic}|{g}" for g in char_features(around)}
 
 
 def post_chars(title: str, text: str, normaliser: Normaliser) -> set[str]:
     return char_features([normaliser.normalise(title).text, normaliser.normalise(text).text])
+
+
+def _grams(texts: Iterable[str]) -> set[str]:
+    """Every character and adjacent pair of the texts, unfiltered: a superset of `char_features`
+    whose extra members can never be the name of a weight (`char_features` filters on the
+    characters of a gram alone, so a gram it leaves out is left out of every training post too)."""
+    out: set[str] = set()
+    for t in texts:
+        out.update(t)
+        out.update(map(operator.add, t, t[1:]))
+    return out
 
 
 _SHAPES = {"words": "distinct words", "mentions": "mentions", "topics": "topics matched", "position": "first hit at",
@@ -177,6 +200,20 @@ class TopicModel:
         self.threshold = threshold
         self.window = window
         self.topics = frozenset(topics)
+        # The weights by kind, for `review`: a feature '<topic>|<gram or shape>' under its topic,
+        # 'ctx|<topic>|<gram>' under its topic, any other by its name.
+        self._plain: dict[str, float] = {}
+        self._crossed: dict[str, dict[str, float]] = {}
+        self._beside: dict[str, dict[str, float]] = {}
+        for f, w in weights.items():
+            head, bar, rest = f.partition("|")
+            if bar and head == "ctx" and "|" in rest:
+                topic, _, gram = rest.partition("|")
+                self._beside.setdefault(topic, {})[gram] = w
+            elif bar and head in self.topics:
+                self._crossed.setdefault(head, {})[rest] = w
+            else:
+                self._plain[f] = w
 
     @classmethod
     def shipped(cls) -> TopicModel:
@@ -226,8 +263,24 @@ class TopicModel:
         return json.dumps(doc, ensure_ascii=False, indent=0) + "\n"
 
     def probability(self, found: Iterable[str]) -> float:
+        """The probability that a post is on a topic, from the topic's features (`features`)."""
         weights = self.weights
-        return 1.0 / (1.0 + math.exp(-(self.bias + math.fsum(weights.get(f, 0.0) for f in sorted(found)))))
+        return self._logistic(math.fsum(weights.get(f, 0.0) for f in found))
+
+    def _logistic(self, total: float) -> float:
+        return 1.0 / (1.0 + math.exp(-(self.bias + total)))
+
+    def _probability_of(self, topic: str, plain: set[str], shape: set[str], around: list[str], grams: set[str]) -> float:
+        """`probability(features(...))` without building the features' names: the weights of the
+        grams and shapes are looked up under the topic. Equal to the last bit: `math.fsum` is exact
+        whatever the order of its terms, and the terms left out weigh 0."""
+        plain_w, crossed, beside = self._plain, self._crossed.get(topic, {}), self._beside.get(topic, {})
+        terms = [plain_w[f] for f in plain if f in plain_w]
+        terms += [crossed[s] for s in shape if s in crossed]
+        terms += [crossed[g] for g in grams & crossed.keys()]
+        if around and beside:
+            terms += [beside[g] for g in _grams(around) & beside.keys()]
+        return self._logistic(math.fsum(terms))
 
     def against(self, found: Iterable[str], n: int = 4) -> tuple[str, ...]:
         """The `n` features of `found` that weigh most against the topic, as people read them."""
@@ -235,19 +288,30 @@ class TopicModel:
         return tuple(f"{describe(f)} {w:+.2f}" for w, f in weighed[:n])
 
     def review(
-        self, matches: Sequence[Matched], negative: bool, title: str, text: str, normaliser: Normaliser
+        self,
+        matches: Sequence[Matched],
+        negative: bool,
+        title: str,
+        text: str,
+        normaliser: Normaliser,
+        normalised: tuple[str, str] | None = None,
     ) -> tuple[list[int], tuple[Withdrawal, ...]]:
-        """Which of a post's matched topics stand (their indexes) and which the model withdraws."""
+        """Which of a post's matched topics stand (their indexes) and which the model withdraws.
+        `normalised`: the title and text as `normaliser` normalises them, when already at hand."""
         if not any(m.topic in self.topics for m in matches):
             return list(range(len(matches))), ()
-        chars = post_chars(title, text, normaliser)
+        if normalised is None:
+            normalised = normaliser.normalise(title).text, normaliser.normalise(text).text
+        grams = _grams(normalised)
         kept: list[int] = []
         withdrawn: list[Withdrawal] = []
         for i, m in enumerate(matches):
             if m.topic in self.topics:
-                found = features(m.topic, matches, negative, title, text, normaliser, self.window, chars)
-                p = self.probability(found)
+                plain, shape, around = _evidence(m.topic, matches, negative, title, text, normaliser, self.window)
+                p = self._probability_of(m.topic, plain, shape, around, grams)
                 if p < self.threshold:
+                    # (the names, for the explanation, only for the few topics withdrawn)
+                    found = features(m.topic, matches, negative, title, text, normaliser, self.window, char_features(normalised))
                     withdrawn.append(Withdrawal(m.topic, m.rule_id, round(p, 3), self.threshold, self.against(found)))
                     continue
             kept.append(i)

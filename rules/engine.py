@@ -727,7 +727,8 @@ class RuleSet:
             for topic, (f, _i) in sorted(best.items())
         )
         if self.topic_model is not None:
-            kept, withdrawn = self.topic_model.review(matches, neg.negative, title, text, self.normaliser)
+            normalised = post.norm["title"].text, post.norm["text"].text
+            kept, withdrawn = self.topic_model.review(matches, neg.negative, title, text, self.normaliser, normalised)
             if withdrawn:
                 return Analysis(tuple(matches[i] for i in kept), neg.negative, neg.score, neg.reasons, withdrawn), firings
         return Analysis(matches, neg.negative, neg.score, neg.reasons), firings
