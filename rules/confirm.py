@@ -191,6 +191,12 @@ def describe(feature: str) -> str:
     return "one word" if last == "single" else f"'{last}' in the post"
 
 
+def _post_grams(normalised: tuple[str, str]) -> set[str]:
+    """The grams `review` looks weights up for: of the title and text joined by a character no
+    weight's name holds (a pair across the join weighs nothing)."""
+    return _grams(("\x00".join(normalised),))
+
+
 class TopicModel:
     """A trained confirmation model (see the module's docstring)."""
 
@@ -206,6 +212,8 @@ class TopicModel:
         self._crossed: dict[str, dict[str, float]] = {}
         self._beside: dict[str, dict[str, float]] = {}
         for f, w in weights.items():
+            if "\x00" in f:
+                raise ValueError(f"a feature name holds a NUL character: {f!r}")
             head, bar, rest = f.partition("|")
             if bar and head == "ctx" and "|" in rest:
                 topic, _, gram = rest.partition("|")
@@ -279,7 +287,8 @@ class TopicModel:
         terms += [crossed[s] for s in shape if s in crossed]
         terms += [crossed[g] for g in grams & crossed.keys()]
         if around and beside:
-            terms += [beside[g] for g in _grams(around) & beside.keys()]
+            # (the windows joined by a character no weight's name holds: a pair across a join weighs nothing)
+            terms += [beside[g] for g in _grams(("\x00".join(around),)) & beside.keys()]
         return self._logistic(math.fsum(terms))
 
     def against(self, found: Iterable[str], n: int = 4) -> tuple[str, ...]:
@@ -302,7 +311,7 @@ class TopicModel:
             return list(range(len(matches))), ()
         if normalised is None:
             normalised = normaliser.normalise(title).text, normaliser.normalise(text).text
-        grams = _grams(normalised)
+        grams = _post_grams(normalised)
         kept: list[int] = []
         withdrawn: list[Withdrawal] = []
         for i, m in enumerate(matches):
