@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import ahocorasick_rs
 
 from yuqing.errors import Problem, RuleError
 from yuqing.records import Hit
@@ -149,17 +150,8 @@ def post_chars(title: str, text: str, normaliser: Normaliser) -> set[str]:
     return char_features([normaliser.normalise(title).text, normaliser.normalise(text).text])
 
 
-def _grams(texts: Iterable[str]) -> set[str]:
-    """Every character and adjacent pair of the texts, unfiltered: a superset of `char_features`
-    whose extra members can never be the name of a weight (`char_features` filters on the
-    characters of a gram alone, so a gram it leaves out is left out of every training post too)."""
-    out: set[str] = set()
-    for t in texts:
-        out.update(t)
-        out.update(map(operator.add, t, t[1:]))
-    return out
-
-
+_NO_WEIGHTS: dict[str, float] = {}
+_NO_INDEXED: dict[int, float] = {}
 _SHAPES = {"words": "distinct words", "mentions": "mentions", "topics": "topics matched", "position": "first hit at",
            "length": "length bucket", "score": "score bucket"}
 
@@ -191,12 +183,6 @@ def describe(feature: str) -> str:
     return "one word" if last == "single" else f"'{last}' in the post"
 
 
-def _post_grams(normalised: tuple[str, str]) -> set[str]:
-    """The grams `review` looks weights up for: of the title and text joined by a character no
-    weight's name holds (a pair across the join weighs nothing)."""
-    return _grams(("\x00".join(normalised),))
-
-
 class TopicModel:
     """A trained confirmation model (see the module's docstring)."""
 
@@ -222,6 +208,15 @@ class TopicModel:
                 self._crossed.setdefault(head, {})[rest] = w
             else:
                 self._plain[f] = w
+        # The grams among the weights' names, found in a post by one automaton pass (no set of every
+        # gram of the post built and looked up: the model's tables are cold when a rare topic post
+        # comes, and a pass over a post finds only the grams that weigh), each topic's weights of
+        # them by the gram's index.
+        grams = sorted({g for d in (*self._crossed.values(), *self._beside.values()) for g in d if len(g) <= 2})
+        self._find_grams = ahocorasick_rs.AhoCorasick(grams).find_matches_as_indexes if grams else None
+        index = {g: i for i, g in enumerate(grams)}
+        self._crossed_at = {t: {index[g]: w for g, w in d.items() if g in index} for t, d in self._crossed.items()}
+        self._beside_at = {t: {index[g]: w for g, w in d.items() if g in index} for t, d in self._beside.items()}
 
     @classmethod
     def shipped(cls) -> TopicModel:
@@ -278,18 +273,25 @@ class TopicModel:
     def _logistic(self, total: float) -> float:
         return 1.0 / (1.0 + math.exp(-(self.bias + total)))
 
-    def _probability_of(self, topic: str, plain: set[str], shape: set[str], around: list[str], grams: set[str]) -> float:
+    def _probability_of(self, topic: str, plain: set[str], shape: set[str], around: list[str], grams: set[int]) -> float:
         """`probability(features(...))` without building the features' names: the weights of the
         grams and shapes are looked up under the topic. Equal to the last bit: `math.fsum` is exact
         whatever the order of its terms, and the terms left out weigh 0."""
-        plain_w, crossed, beside = self._plain, self._crossed.get(topic, {}), self._beside.get(topic, {})
+        plain_w, crossed = self._plain, self._crossed.get(topic, _NO_WEIGHTS)
         terms = [plain_w[f] for f in plain if f in plain_w]
         terms += [crossed[s] for s in shape if s in crossed]
-        terms += [crossed[g] for g in grams & crossed.keys()]
+        at = self._crossed_at.get(topic, _NO_INDEXED)
+        terms += [at[i] for i in grams & at.keys()]
+        beside = self._beside_at.get(topic, _NO_INDEXED)
         if around and beside:
-            # (the windows joined by a character no weight's name holds: a pair across a join weighs nothing)
-            terms += [beside[g] for g in _grams(("\x00".join(around),)) & beside.keys()]
+            # (the windows joined by a character no weight's name holds: no gram that weighs spans a join)
+            terms += [beside[i] for i in self._grams_in("\x00".join(around)) & beside.keys()]
         return self._logistic(math.fsum(terms))
+
+    def _grams_in(self, text: str) -> set[int]:
+        """The indexes of the grams that weigh found in a text (overlapping: every one)."""
+        find = self._find_grams
+        return {m[0] for m in find(text, True)} if find is not None else set()
 
     def against(self, found: Iterable[str], n: int = 4) -> tuple[str, ...]:
         """The `n` features of `found` that weigh most against the topic, as people read them."""
@@ -311,7 +313,7 @@ class TopicModel:
             return list(range(len(matches))), ()
         if normalised is None:
             normalised = normaliser.normalise(title).text, normaliser.normalise(text).text
-        grams = _post_grams(normalised)
+        grams = self._grams_in("\x00".join(normalised))
         kept: list[int] = []
         withdrawn: list[Withdrawal] = []
         for i, m in enumerate(matches):

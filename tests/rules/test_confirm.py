@@ -204,7 +204,7 @@ def test_the_readme_shows_what_rules_test_prints(capsys: pytest.CaptureFixture[s
 def test_review_sums_exactly_the_weights_of_the_features_the_trainer_reads(rules_alone: RuleSet) -> None:
     """`review` adds the weights up without naming the features; on every own example the rules
     match, each topic's probability must be the trainer's to the last bit, and so its verdict."""
-    from rules.confirm import _evidence, _post_grams, features
+    from rules.confirm import _evidence, features
     from rules.engine import _scan
 
     model = TopicModel.shipped()
@@ -213,7 +213,7 @@ def test_review_sums_exactly_the_weights_of_the_features_the_trainer_reads(rules
         post = json.loads(line)
         title, text = post.get("title", ""), post["text"]
         a = rules_alone.analyse(title, text)
-        grams = _post_grams((_scan(rules_alone, title)[0], _scan(rules_alone, text)[0]))  # the engine's normalised fields
+        grams = model._grams_in(_scan(rules_alone, title)[0] + "\x00" + _scan(rules_alone, text)[0])  # as review finds them
         for m in a.topics:
             named = features(m.topic, a.topics, a.negative, title, text, rules_alone.normaliser, model.window)
             summed = model._probability_of(m.topic, *_evidence(m.topic, a.topics, a.negative, title, text, rules_alone.normaliser, model.window), grams)
