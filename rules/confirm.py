@@ -213,7 +213,10 @@ class TopicModel:
         # comes, and a pass over a post finds only the grams that weigh), each topic's weights of
         # them by the gram's index.
         grams = sorted({g for d in (*self._crossed.values(), *self._beside.values()) for g in d if len(g) <= 2})
-        self._find_grams = ahocorasick_rs.AhoCorasick(grams).find_matches_as_indexes if grams else None
+        # (a contiguous NFA, as the engine's own automata: a DFA's table is larger and read at random,
+        # and this one is cold whenever a topic post comes)
+        nfa = ahocorasick_rs.Implementation.ContiguousNFA
+        self._find_grams = ahocorasick_rs.AhoCorasick(grams, implementation=nfa).find_matches_as_indexes if grams else None
         index = {g: i for i, g in enumerate(grams)}
         self._crossed_at = {t: {index[g]: w for g, w in d.items() if g in index} for t, d in self._crossed.items()}
         self._beside_at = {t: {index[g]: w for g, w in d.items() if g in index} for t, d in self._beside.items()}
