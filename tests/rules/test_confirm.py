@@ -220,3 +220,16 @@ def test_review_sums_exactly_the_weights_of_the_features_the_trainer_reads(rules
             assert summed == model.probability(named), (post["id"], m.topic)
             pairs += 1
     assert pairs > 1500
+
+
+def test_rules_check_says_whether_the_model_is_on(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("topic: mine\nrules:\n  - id: m\n    any: [危房改造]\n", encoding="utf-8")
+    on = tmp_path / "on.yaml"
+    on.write_text(f"database: sqlite:///{tmp_path / 'app.db'}\nrules:\n  paths: [mine.yaml]\n", encoding="utf-8")
+    assert main(["--config", str(on), "rules", "check"]) == 0
+    assert "topic confirmation model: on for 6 topics (threshold 0.2); never withdraws mine" in capsys.readouterr().out
+    off = tmp_path / "off.yaml"
+    off.write_text(f"database: sqlite:///{tmp_path / 'app.db'}\nrules:\n  topic_model: false\n", encoding="utf-8")
+    assert main(["--config", str(off), "rules", "check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["topic_model"] is None

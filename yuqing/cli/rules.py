@@ -81,12 +81,21 @@ def check(app: Any, args: argparse.Namespace) -> int:
         rs = _ruleset(app, None)
     failures = example_failures(rs)
     if args.json:
+        tm = rs.topic_model
         print(json.dumps({"ok": not failures, "rules": len(rs), "topics": sorted(rs.topics), "examples": example_count(rs),
+                          "topic_model": None if tm is None else {"topics": sorted(tm.topics), "threshold": tm.threshold},
                           "problems": [str(p) for p in failures]}, ensure_ascii=False))
         return 1 if failures else 0
     if failures:
         raise RuleError(failures)
     print(f"ok: {len(rs)} rules in {len(rs.topics)} topics ({', '.join(sorted(rs.topics))}); {example_count(rs)} examples pass")
+    tm = rs.topic_model
+    if tm is None:
+        print("topic confirmation model: off")
+    else:
+        mine = sorted(rs.topics - tm.topics)
+        print(f"topic confirmation model: on for {len(tm.topics & rs.topics)} topics (threshold {tm.threshold:g})"
+              + (f"; never withdraws {', '.join(mine)}" if mine else ""))
     return 0
 
 
