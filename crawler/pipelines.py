@@ -109,7 +109,12 @@ class MatchPipeline(_Stage):
             extractor.while_workers_start(self.ruleset.prepare)
 
     def process_item(self, item: Candidate) -> Candidate:
-        return Candidate(item.post, self.ruleset.analyse(item.post.title, item.post.text))
+        analysis = self.ruleset.analyse(item.post.title, item.post.text)
+        for w in analysis.withdrawn:
+            # (rare: a post a rule matched that the topic confirmation model found unlikely to be on
+            # the topic; `yuqing rules test` explains it, `rules.topic_model: false` turns it off)
+            log.info("topic model withdrew %s (rule %s, probability %.3f) from %s", w.topic, w.rule_id, w.probability, item.post.url)
+        return Candidate(item.post, analysis)
 
 
 class StorePipeline(_Stage):
