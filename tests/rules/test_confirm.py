@@ -233,3 +233,26 @@ def test_rules_check_says_whether_the_model_is_on(capsys: pytest.CaptureFixture[
     off.write_text(f"database: sqlite:///{tmp_path / 'app.db'}\nrules:\n  topic_model: false\n", encoding="utf-8")
     assert main(["--config", str(off), "rules", "check", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["topic_model"] is None
+
+
+def test_the_shipped_model_is_what_the_trainer_makes_of_the_pack_and_the_data(tmp_path: Path, rules_alone: RuleSet) -> None:
+    """rules/topic_model.json must be `python -m bench.train_topics --out rules/topic_model.json` run on
+    the repository as it stands: a change to the rules or to the training sets without a retrain fails
+    here. Compared by what matters, not by bytes (a BLAS elsewhere may round a weight differently):
+    the same features, weights within 0.01, and the same withdrawals on the own examples."""
+    from bench import train_topics
+    from bench.rules_quality import DEV
+
+    if not DEV.exists():
+        pytest.skip(f"{DEV} is not present: the model is trained beside the labelled corpus")
+    out = tmp_path / "topic_model.json"
+    assert train_topics.main(["--no-cv", "--out", str(out)]) == 0
+    fresh, shipped = TopicModel.from_file(out), TopicModel.shipped()
+    assert (fresh.threshold, fresh.window, fresh.topics) == (shipped.threshold, shipped.window, shipped.topics)
+    assert fresh.weights.keys() == shipped.weights.keys(), "retrain: python -m bench.train_topics --out rules/topic_model.json"
+    assert abs(fresh.bias - shipped.bias) < 0.01 and all(abs(fresh.weights[f] - w) < 0.01 for f, w in shipped.weights.items())
+    for line in (Path(__file__).parent / "data" / "own_labelled.jsonl").open(encoding="utf-8"):
+        text = json.loads(line)["text"]
+        a = rules_alone.analyse("", text)
+        ours = fresh.review(a.topics, a.negative, "", text, rules_alone.normaliser)[0]
+        assert ours == shipped.review(a.topics, a.negative, "", text, rules_alone.normaliser)[0], text
