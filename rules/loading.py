@@ -2,9 +2,10 @@
 
 Load order: the shipped pack (`rules/pack/*.yaml`, unless `rules.shipped: false`), then the
 operator's files and folders from `rules.paths`, in the order listed (a folder's files sorted by
-name). Later files may `disable` or `override` earlier rules. The topic confirmation model
-(`rules.confirm`, `rules/topic_model.json`) is given to the set unless `rules.topic_model: false`. Any problem in any file stops the
+name). Later files may `disable` or `override` earlier rules. Any problem in any file stops the
 load with a `RuleError` listing every problem at file:line; nothing half-loaded is ever returned.
+The topic confirmation model (`rules.confirm`, `rules/topic_model.json`) is given to the set unless
+`rules.topic_model: false`.
 
 Loading is paid by every crawl process, so it is kept cheap: the parsed rules of a set of files that
 loaded without a problem, and the negativity lexicon read from its YAML, are kept in a pickle in the
@@ -27,7 +28,6 @@ from typing import Any
 from yuqing.errors import Problem, RuleError
 from yuqing.yamlfile import load_yaml
 
-from . import confirm as confirm_module
 from . import negativity
 from .confirm import TopicModel
 from .engine import RuleSet
@@ -98,13 +98,14 @@ def build_ruleset(
         raise RuleError(problems)
     topics, rules, lexicon = parsed
     model = NegativityModel.from_lexicon(lexicon, norm) if lexicon is not None else None
-    confirm = None if topic_model is False else TopicModel.from_file(confirm_module.SHIPPED if topic_model is True else topic_model)
+    confirm = None if topic_model is False else TopicModel.shipped() if topic_model is True else TopicModel.from_file(topic_model)
     return RuleSet(topics, rules, normaliser=norm, negativity=model, topic_model=confirm, user_dict=user_dict)
 
 
-def load_ruleset(settings: Any) -> RuleSet:
-    """The configured rules, compiled. Raises RuleError listing every problem (file:line)."""
-    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings), topic_model=settings.rules.topic_model)
+def load_ruleset(settings: Any, *, topic_model: bool = True) -> RuleSet:
+    """The configured rules, compiled (`topic_model` False: without the topic confirmation model
+    whatever the settings say). Raises RuleError listing every problem (file:line)."""
+    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings), topic_model=topic_model and settings.rules.topic_model)
 
 
 def _user_dict_problems(path: Path) -> list[Problem]:

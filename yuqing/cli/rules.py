@@ -51,7 +51,7 @@ def _settings_or_none(app: Any) -> Any:
 def _ruleset(app: Any, paths: list[str] | None, *, topic_model: bool = True) -> Any:
     """The rules to test: the given files, else the configured ones, else the shipped pack; with the
     topic confirmation model unless the settings or the command (`--no-topic-model`) turn it off."""
-    from rules.loading import PACK_DIR, build_ruleset, expand_paths, rule_files, user_dict_path
+    from rules.loading import PACK_DIR, build_ruleset, expand_paths, load_ruleset, user_dict_path
 
     settings = _settings_or_none(app)
     topic_model = topic_model and (settings is None or settings.rules.topic_model)
@@ -60,7 +60,7 @@ def _ruleset(app: Any, paths: list[str] | None, *, topic_model: bool = True) -> 
         return build_ruleset(files, user_dict=user_dict_path(settings) if settings else None, topic_model=topic_model)
     if settings is None:
         return build_ruleset(sorted(PACK_DIR.glob("*.yaml")), topic_model=topic_model)
-    return build_ruleset(rule_files(settings), user_dict=user_dict_path(settings), topic_model=topic_model)
+    return load_ruleset(settings, topic_model=topic_model)
 
 
 def check(app: Any, args: argparse.Namespace) -> int:
