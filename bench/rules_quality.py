@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parts.update(frozen)
     if len(frozen) > 1:
         parts["frozen sets, pooled"] = [g for posts in frozen.values() for g in posts]
-        later = [g for path in FROZEN if frozen_number(path) > TOPIC_MODEL_TRAINED_THROUGH for g in _load(path)]
+        # The sets written after the topic model was trained (the ones before are its training data).
+        later = [g for path, posts in zip(FROZEN, frozen.values(), strict=True) if frozen_number(path) > TOPIC_MODEL_TRAINED_THROUGH for g in posts]
         if later:
-            # The sets the topic model was not trained on (all of them are its training data before).
             parts[f"sets {TOPIC_MODEL_TRAINED_THROUGH + 1}+, pooled"] = later
     print(f"shipped pack: {len(rs)} rules, {len(rs.topics)} topics; goal precision >= 0.92, recall >= 0.90, negativity >= 0.88")
     for name, subset in parts.items():

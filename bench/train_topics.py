@@ -69,9 +69,11 @@ def training_posts(through: int) -> list[dict[str, Any]]:
     return posts
 
 
-def pairs_of(rs: Any, posts: list[dict[str, Any]], window: int = WINDOW) -> list[Pair]:
+def pairs_of(rs: Any, posts: list[dict[str, Any]], window: int | None = None) -> list[Pair]:
     """(post id, topic, features, on topic) for every (post, topic) the rules match; `rs` must be
-    built without a topic model (the pairs are what the model is asked about)."""
+    built without a topic model (the pairs are what the model is asked about). `window`: WINDOW
+    as it is when called (a study that changes it trains and scores alike)."""
+    window = WINDOW if window is None else window
     out: list[Pair] = []
     for g in posts:
         title, text = g.get("title", ""), g["text"]
