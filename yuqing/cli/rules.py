@@ -76,7 +76,8 @@ def check(app: Any, args: argparse.Namespace) -> int:
         groups = [PACK_DIR / "_groups.yaml"]
         from rules.loading import build_ruleset
 
-        rs = build_ruleset([g for g in groups if g not in files] + files)
+        settings = _settings_or_none(app)
+        rs = build_ruleset([g for g in groups if g not in files] + files, topic_model=settings is None or settings.rules.topic_model)
     else:
         rs = _ruleset(app, None)
     failures = example_failures(rs)
