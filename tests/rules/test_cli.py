@@ -52,6 +52,19 @@ def test_test_human_explains(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert "【集体土地】" in out and "Negativity" in out and "NEGATIVE" in out and "谁同意" in out
 
 
+def test_test_text_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`rules test -` reads the post from standard input (a pasted post, line breaks and all), not
+    the one-character text "-"."""
+    post = "关于村务公开的反映\n村支书把集体土地低价租给亲戚，谁同意的？"
+    monkeypatch.setattr("sys.stdin", io.StringIO(post + "\n"))
+    code, out, _ = run(capsys, "--config", str(tmp_path / "none.yaml"), "rules", "test", "--json", "-")
+    assert code == 0
+    got = json.loads(out)
+    assert "collective_assets" in got["topics"] and got["negative"] is True
+    starts = {h["found"]: h["start"] for r in got["rules"] for h in r["hits"]}
+    assert starts["集体土地"] == post.index("集体土地")  # offsets count the first line and its line break
+
+
 def test_test_jsonl_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     lines = [{"id": "p1", "text": "考编又被关系户顶了"}, {"id": 2, "text": "今天天气很好"}]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"))

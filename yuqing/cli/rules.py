@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     c.set_defaults(func=check)
 
     t = rsub.add_parser("test", help="show which rules fire on a text, where, the negativity and why")
-    t.add_argument("text", nargs="?", help="the text to test (a post body)")
+    t.add_argument("text", nargs="?", help="the text to test (a post body); - reads it from stdin")
     t.add_argument("--title", default="", help="a title to test with the text")
     t.add_argument("--json", action="store_true", help="one JSON object")
     t.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id", "text"[, "title"]} from FILE or - (stdin)')
@@ -120,11 +120,14 @@ def test(app: Any, args: argparse.Namespace) -> int:
                 analysis, firings = rs.explain(title, text)
                 print(json.dumps(as_json(analysis, firings, pid), ensure_ascii=False), flush=False)
         return 0
-    analysis, firings = rs.explain(args.title, args.text)
+    # `-` is standard input, as for --jsonl: a post pasted from a page or piped from a file, line
+    # breaks and all, without shell quoting (trailing line breaks of the terminal or file dropped).
+    text = sys.stdin.read().rstrip("\r\n") if args.text == "-" else args.text
+    analysis, firings = rs.explain(args.title, text)
     if args.json:
         print(json.dumps(as_json(analysis, firings), ensure_ascii=False))
     else:
-        print(as_text(args.title, args.text, analysis, firings))
+        print(as_text(args.title, text, analysis, firings))
     return 0
 
 
